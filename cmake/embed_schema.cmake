@@ -1,0 +1,18 @@
+# Turns schema/NNN_name.sql into a C array of migrations (in file-name order) so
+# the daemon carries its schema and needs no files at run time.
+file(GLOB files ${SCHEMA_DIR}/*.sql)
+list(SORT files)
+set(body "/* Generated from schema/NNN_*.sql by cmake/embed_schema.cmake. */\n#include <stddef.h>\n")
+string(APPEND body "const char *const store_migrations[] = {\n")
+set(n 0)
+foreach(f ${files})
+  file(READ ${f} sql)
+  string(REPLACE "\\" "\\\\" sql "${sql}")
+  string(REPLACE "\"" "\\\"" sql "${sql}")
+  string(REPLACE "\n" "\\n\"\n\"" sql "${sql}")
+  string(APPEND body "\"${sql}\",\n")
+  math(EXPR n "${n} + 1")
+endforeach()
+string(APPEND body "};\nconst int store_migration_count = ${n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

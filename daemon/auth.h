@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Tokens: the appliance secret (32 random bytes created on first start, file mode
+ * 0600 in the data dir) and HS256 JWTs with claims sid, role, sub, iat, exp.
+ * libjwt 1.10.2 checks neither exp nor the algorithm, so this module does both.
+ * Whether the session still exists / the scanner is kicked is checked by the
+ * session layer, not here. */
+#ifndef SB_AUTH_H
+#define SB_AUTH_H
+#include <stdint.h>
+#include "message.h"
+
+#define AUTH_SECRET_FILE "secret"
+#define AUTH_SECRET_BYTES 32
+
+enum sb_role { SB_ROLE_DESKTOP = 0, SB_ROLE_SCANNER = 1 };
+
+struct auth;
+
+struct auth_claims {
+	char sid[SB_ID_MAX];
+	enum sb_role role;
+	char sub[SB_ID_MAX];    /* scanner id, or "desktop" */
+	int64_t iat, exp;       /* seconds */
+};
+
+/* Loads <data_dir>/secret, creating it (0600, O_EXCL) when absent. Refuses a
+ * secret file of the wrong size or readable by group/others. Returns 0, or
+ * SB_EIO / SB_ECONFIG with a one-line reason in err. */
+int auth_open(struct auth **out, const char *data_dir, char *err, size_t errlen);
+
+/* Wipes the key and frees. NULL is fine. */
+void auth_close(struct auth *a);
+
+/* Signs a token. *token_out is malloc'd (free()). Returns 0 or SB_ENOMEM. */
+int auth_issue(const struct auth *a, const struct auth_claims *c, char **token_out);
+
+/* Verifies signature (HS256 only, alg none and others refused), the presence and
+ * types of all claims, a known role, and exp > now_s. Returns 0 and fills *out,
+ * SB_EEXPIRED when only exp failed, SB_EAUTH for anything else. */
+int auth_verify(const struct auth *a, const char *token, int64_t now_s,
+		struct auth_claims *out);
+
+const char *auth_role_name(enum sb_role r);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration: one table of options, each settable from the config file
+ * (`key = value`), the environment (SCANBRIDGE_KEY) and a long flag (--key-name),
+ * in that order of increasing precedence. The table also generates --help, the
+ * example config and docs/configuration.md, so they cannot drift from the code. */
+#ifndef SB_CONFIG_H
+#define SB_CONFIG_H
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define SB_DEFAULT_CONFIG_FILE "/etc/scanbridge/scanbridge.conf"
+
+enum sb_durability { SB_DURABILITY_NORMAL = 0, SB_DURABILITY_FULL = 1 };
+enum sb_log_level { SB_LOG_ERROR = 0, SB_LOG_WARN, SB_LOG_INFO, SB_LOG_DEBUG };
+
+struct sb_config {
+	/* network */
+	char bind[128];                 /* bind = 127.0.0.1 */
+	int port;                       /* port = 8080 */
+	char public_url[256];           /* public_url = "" -> http://<bind>:<port> */
+	/* storage */
+	char data_dir[PATH_MAX];        /* data_dir = data */
+	enum sb_durability durability;  /* durability = normal|full */
+	char web_root[PATH_MAX];        /* web_root = "" -> <exe>/../share/scanbridge/web */
+	/* sessions (seconds) */
+	int session_ttl;                /* 600 */
+	int session_max_age;            /* 86400 */
+	int pair_code_ttl;              /* 600 */
+	int cleanup_interval;           /* 60 */
+	int scan_retention;             /* 60 */
+	int max_scanners;               /* 16 per session */
+	int max_sessions;               /* 10000 */
+	/* auth */
+	char api_key[256];              /* "" = POST /sessions needs no key */
+	/* limits */
+	int max_connections;            /* 12000 */
+	int max_connections_per_ip;     /* 256 */
+	int max_text_frame;             /* 16384 bytes */
+	int max_json_depth;             /* 8 */
+	int hello_timeout;              /* 5 s */
+	int rate_burst;                 /* 100 messages */
+	int rate_per_sec;               /* 20 messages/s */
+	int rate_limit_close_after;     /* 10 consecutive rate_limited errors -> 4008 */
+	int sessions_per_ip_per_min;    /* 100 */
+	int pair_attempts_per_ip_per_min; /* 30 */
+	int send_queue_max;             /* 1024 messages per connection */
+	int max_longpoll_waiters;       /* 1024 */
+	long max_image_bytes;           /* 8388608 */
+	long max_image_megapixels;      /* 40 */
+	/* logging */
+	enum sb_log_level log_level;    /* info */
+	/* where the file came from (not an option) */
+	char config_file[PATH_MAX];
+};
+
+/* What main should do after config_parse. */
+enum sb_config_action { SB_RUN, SB_CHECK_ONLY /* -t */, SB_EXIT_OK /* --help, --version printed */ };
+
+/* Fills every option with its embedded default. */
+void config_defaults(struct sb_config *c);
+
+/* Builds the configuration: defaults, then the config file (-c/--config FILE;
+ * without it SB_DEFAULT_CONFIG_FILE if it exists), then SCANBRIDGE_* environment
+ * variables, then long flags. Prints --help / --version to `out` itself.
+ * Returns 0 and sets *action, or SB_ECONFIG with a one-line message in err naming
+ * file:line, the variable or the flag. argv is not modified. */
+int config_parse(struct sb_config *c, int argc, char **argv, FILE *out,
+		 enum sb_config_action *action, char *err, size_t errlen);
+
+/* SIGHUP: re-reads file, environment and the original argv into a copy and
+ * copies only the reloadable options into *c. On error *c is unchanged and err
+ * says why. */
+int config_reload(struct sb_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Cross-option checks and derived values (public_url default). Called by
+ * config_parse; exposed for tests. */
+int config_finish(struct sb_config *c, char *err, size_t errlen);
+
+/* Writers driven by the option table. */
+void config_print_help(FILE *out, const char *argv0);
+void config_print_example(FILE *out);   /* etc/scanbridge.conf.example */
+void config_print_markdown(FILE *out);  /* docs/configuration.md */
+
+const char *config_durability_name(enum sb_durability d);
+const char *config_log_level_name(enum sb_log_level l);
+
+#endif

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Unpredictable bytes from the kernel (getrandom) and URL-safe identifiers. */
+#ifndef SB_RAND_H
+#define SB_RAND_H
+#include <stddef.h>
+
+/* Fills buf with n random bytes. Returns 0 or SB_EIO. */
+int rand_bytes(void *buf, size_t n);
+
+/* Writes base64url (no padding) of `nbytes` random bytes into out, NUL-terminated.
+ * out must hold at least (nbytes * 4 + 2) / 3 + 1 chars. Returns 0 or SB_EIO. */
+int rand_id(char *out, size_t outsize, size_t nbytes);
+
+/* base64url encoding without padding; returns the length written (excl. NUL) or
+ * -1 if out is too small. */
+int base64url_encode(const unsigned char *in, size_t n, char *out, size_t outsize);
+
+#endif
