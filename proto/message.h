@@ -52,9 +52,12 @@ struct sb_msg_error {
  *                  than max_depth (close 4000);
  *   SB_EINVAL      a field is missing, of the wrong type, too long or invalid
  *                  (error invalid_request);
- *   SB_ECHECKDIGIT a scan's check digit is wrong (error invalid_check_digit).
+ *   SB_ECHECKDIGIT a scan's check digit is wrong (error invalid_check_digit);
+ *   SB_ENOMEM      out of memory (the frame is copied before parsing).
  * err (may be NULL) is filled on failure. Never reads past buf[len]; buf need
- * not be NUL-terminated. */
+ * not be NUL-terminated. Optional fields given as null count as absent. A NUL
+ * (raw or \u0000) or lone surrogate escape inside a string is treated as a
+ * control character: the field holding it is invalid (SB_EINVAL). */
 int sb_msg_decode(const char *buf, size_t len, int max_depth,
 		  struct sb_client_msg *out, struct sb_msg_error *err);
 
@@ -63,7 +66,10 @@ int sb_msg_decode(const char *buf, size_t len, int max_depth,
 int sb_json_depth_ok(const char *buf, size_t len, int max_depth);
 
 /* Server message encoders. Each returns a malloc'd NUL-terminated JSON string
- * (caller frees with free()) or NULL when out of memory. */
+ * (caller frees with free()) or NULL when out of memory. Integers print exactly
+ * (no exponent) up to INT64_MAX; NULL strings print as null. sb_msg_welcome adds
+ * `scanner` when scanner is non-NULL, and `scanners` when scanners is non-NULL
+ * or role is "desktop" (an empty array then). */
 struct sb_scanner_info { const char *id; const char *name; bool connected; };
 
 char *sb_msg_welcome(const char *role, const char *session, int64_t last_seq,
@@ -79,8 +85,11 @@ char *sb_msg_error(const char *code, const char *message, const char *id /* NULL
 char *sb_msg_session_expired(void);
 char *sb_msg_session_ended(const char *reason);
 
-/* The JSON object of a scan as used by both WS `scan` and REST listings
- * (cJSON *, returned as void * so this header needs no cJSON include). */
+/* The JSON object of a scan as used by both WS `scan` and REST listings, without
+ * `type` (cJSON *, returned as void * so this header needs no cJSON include;
+ * caller frees with cJSON_Delete or by adding it to a tree; NULL when out of
+ * memory). Integer fields are cJSON raw items (exact decimal text), so print
+ * the tree rather than reading valuedouble back. */
 void *sb_scan_to_json(const struct sb_scan *s);
 
 #endif

@@ -20,6 +20,9 @@ const char *sb_strerror(int err)
 	case SB_EPROTO: return "protocol violation";
 	case SB_ETOOBIG: return "too large";
 	case SB_ECONFIG: return "configuration error";
+	case SB_EFORBIDDEN: return "forbidden";
+	case SB_EGONE: return "session ended";
+	case SB_EKICKED: return "scanner removed from the session";
 	}
 	return "unknown error";
 }

@@ -20,6 +20,9 @@ enum sb_err {
 	SB_EPROTO = -12,     /* protocol violation: not JSON, not an object, unknown type */
 	SB_ETOOBIG = -13,    /* input larger than allowed */
 	SB_ECONFIG = -14,    /* configuration error */
+	SB_EFORBIDDEN = -15, /* valid token, wrong session or role */
+	SB_EGONE = -16,      /* the session was deleted */
+	SB_EKICKED = -17,    /* the scanner was removed from its session */
 };
 
 /* Human-readable text for an sb_err value; never NULL. */
