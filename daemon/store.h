@@ -45,6 +45,8 @@ void store_close(struct store *st);
 /* The schema version this binary applies (number of migrations). */
 int store_schema_version(void);
 
+/* Sets PRAGMA synchronous (NORMAL or FULL). Inside an open batch the change
+ * takes effect when the batch ends. 0 or SB_EIO. */
 int store_set_durability(struct store *st, enum sb_durability d);
 
 /* Group commit. store_begin opens a write transaction unless one is open.
@@ -57,6 +59,10 @@ bool store_in_txn(const struct store *st);
 
 /* Health: runs a trivial read. 0 or SB_EIO. */
 int store_ping(struct store *st);
+
+/* SQLite's message for the most recent failed statement ("" if none yet), for
+ * logs. Owned by st, valid until the next store call. */
+const char *store_last_error(const struct store *st);
 
 /* Sessions. Mutations need an open transaction (store_begin) and return
  * SB_EIO/SB_EFULL on SQLite errors. */
@@ -87,6 +93,9 @@ int store_session_count(struct store *st, int64_t *n);
 int store_pair_code_add(struct store *st, const char *code, const char *sid, int64_t expires_at);
 int store_pair_code_take(struct store *st, const char *code, int64_t now, char sid_out[SB_ID_MAX]);
 int store_pair_code_valid(struct store *st, const char *code, int64_t now);
+/* Like valid, and copies the code's session id into sid_out: 0 if the code is
+ * unused and unexpired, SB_ENOTFOUND otherwise. Does not consume the code. */
+int store_pair_code_peek(struct store *st, const char *code, int64_t now, char sid_out[SB_ID_MAX]);
 
 /* Scanners of a session. count excludes kicked ones. */
 int store_scanner_add(struct store *st, const char *sid, const char *scanner_id,

@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the store against real SQLite files in a fresh temporary
+ * directory: opening and migrating, refusing newer or foreign files, every
+ * query of store.h, tombstones after purge, and group-commit semantics (batch
+ * visibility, rollback, a failing COMMIT, a batch SQLite dropped on its own).
+ * A second plain sqlite3 connection inspects the file where store.h cannot. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "sb_err.h"
+#include "store.h"
+
+static char dir[64];
+static char db_path[128];
+
+/* A fresh directory and database path for one test. */
+static void fresh(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/sb-store-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(db_path, sizeof db_path, "%s/scanbridge.db", dir);
+}
+
+static void cleanup(void)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", db_path, suffix[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static struct store *open_ok(void)
+{
+	struct store *st = NULL;
+	char err[256] = "";
+	int rc = store_open(&st, db_path, SB_DURABILITY_NORMAL, err, sizeof err);
+
+	CHECK_EQ_INT(rc, 0);
+	if (rc)
+		fprintf(stderr, "store_open: %s\n", err);
+	return st;
+}
+
+/* Runs sql on a separate connection and returns the first column as integer. */
+static long long peek_int(const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long long v = -12345;
+
+	if (sqlite3_open(db_path, &db) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK
+	    && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static int exec_other(const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open(db_path, &db);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+static struct sb_scan mkscan(int64_t seq, const char *id, const char *code)
+{
+	struct sb_scan s;
+
+	memset(&s, 0, sizeof s);
+	s.seq = seq;
+	snprintf(s.id, sizeof s.id, "%s", id);
+	snprintf(s.code, sizeof s.code, "%s", code);
+	s.format = SB_FMT_CODE_128;
+	snprintf(s.scanner, sizeof s.scanner, "scn1");
+	s.scanned_at = -1;
+	s.received_at = 1000 + seq;
+	return s;
+}
+
+/* Inserts scans 1..n with ids "c<seq>" into sid. */
+static void insert_n(struct store *st, const char *sid, int n)
+{
+	char id[32];
+
+	for (int i = 1; i <= n; i++) {
+		snprintf(id, sizeof id, "c%d", i);
+		struct sb_scan s = mkscan(i, id, "ABC-123");
+		CHECK_EQ_INT(store_scan_insert(st, sid, &s), 0);
+	}
+}
+
+/* Collects seqs (and ids) passed to a scan callback. */
+struct seqs { int n; int64_t seq[64]; char code[64][16]; };
+
+static void collect_cb(const struct sb_scan *s, void *ctx)
+{
+	struct seqs *c = ctx;
+
+	if (c->n < 64) {
+		size_t len = strnlen(s->code, sizeof c->code[0] - 1);
+
+		memcpy(c->code[c->n], s->code, len);
+		c->code[c->n][len] = '\0';
+		c->seq[c->n++] = s->seq;
+	}
+}
+
+/* ---- opening ---- */
+
+static void test_open_migrate_reopen(void)
+{
+	struct store_session ss;
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK(store_schema_version() >= 1);
+	CHECK_EQ_INT(store_session_create(st, "s1", 100), 0);
+	CHECK_EQ_INT(store_ping(st), 0);
+	store_close(st);
+	CHECK_EQ_INT(peek_int("PRAGMA user_version"), store_schema_version());
+	st = open_ok();
+	CHECK_EQ_INT(store_session_get(st, "s1", &ss), 0);
+	CHECK_EQ_INT(ss.created_at, 100);
+	CHECK_STR(store_last_error(st), "");
+	store_close(st);
+	CHECK_EQ_INT(peek_int("PRAGMA user_version"), store_schema_version());
+	store_close(NULL);
+	cleanup();
+}
+
+static void test_journal_mode_wal(void)
+{
+	struct store *st;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(sqlite3_open(db_path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_step(s), SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	store_close(st);
+	cleanup();
+}
+
+static void test_newer_schema_refused(void)
+{
+	struct store *st = (struct store *)&st;   /* must be reset to NULL */
+	char err[256] = "";
+
+	fresh();
+	CHECK_EQ_INT(exec_other("PRAGMA user_version = 999"), SQLITE_OK);
+	CHECK_EQ_INT(store_open(&st, db_path, SB_DURABILITY_NORMAL, err, sizeof err), SB_ESCHEMA);
+	CHECK(st == NULL);
+	char want[160];
+	snprintf(want, sizeof want, "database schema version 999 is newer than this "
+		 "scanbridged (%d); upgrade scanbridged", store_schema_version());
+	CHECK_STR(err, want);
+	CHECK_EQ_INT(peek_int("PRAGMA user_version"), 999);   /* untouched */
+	cleanup();
+}
+
+static void test_garbage_file_refused(void)
+{
+	struct store *st = NULL;
+	char err[256] = "";
+	char junk[4096];
+	FILE *f;
+
+	fresh();
+	memset(junk, 'x', sizeof junk);
+	f = fopen(db_path, "wb");
+	CHECK(f != NULL);
+	if (f) {
+		fwrite(junk, 1, sizeof junk, f);
+		fclose(f);
+	}
+	CHECK_EQ_INT(store_open(&st, db_path, SB_DURABILITY_NORMAL, err, sizeof err), SB_EIO);
+	CHECK(st == NULL);
+	CHECK(strstr(err, "is not a database") != NULL);
+	CHECK(strstr(err, db_path) != NULL);
+	/* NULL err buffer is fine too */
+	CHECK_EQ_INT(store_open(&st, db_path, SB_DURABILITY_NORMAL, NULL, 0), SB_EIO);
+	cleanup();
+}
+
+static void test_unopenable_path(void)
+{
+	struct store *st = NULL;
+	char err[256] = "";
+
+	CHECK_EQ_INT(store_open(&st, "/nonexistent-dir-sb/x.db", SB_DURABILITY_NORMAL,
+				err, sizeof err), SB_EIO);
+	CHECK(st == NULL);
+	CHECK(strstr(err, "/nonexistent-dir-sb/x.db") != NULL);
+}
+
+static void test_durability(void)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	fresh();
+	CHECK_EQ_INT(store_open(&st, db_path, SB_DURABILITY_FULL, err, sizeof err), 0);
+	CHECK_EQ_INT(store_set_durability(st, SB_DURABILITY_NORMAL), 0);
+	CHECK_EQ_INT(store_set_durability(st, SB_DURABILITY_FULL), 0);
+	CHECK_EQ_INT(store_begin(st), 0);                     /* also inside a batch */
+	CHECK_EQ_INT(store_set_durability(st, SB_DURABILITY_NORMAL), 0);
+	CHECK_EQ_INT(store_commit(st), 0);
+	store_close(st);
+	cleanup();
+}
+
+/* ---- sessions ---- */
+
+static void test_session_create_get(void)
+{
+	struct store_session ss;
+	struct store *st;
+	int64_t n = -1;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "sessA", 5000), 0);
+	CHECK_EQ_INT(store_session_create(st, "sessA", 6000), SB_EEXIST);
+	CHECK_EQ_INT(store_session_get(st, "sessA", &ss), 0);
+	CHECK_STR(ss.id, "sessA");
+	CHECK_EQ_INT(ss.created_at, 5000);
+	CHECK_EQ_INT(ss.last_activity, 5000);
+	CHECK_EQ_INT(ss.last_seq, 0);
+	CHECK_EQ_INT(ss.delivered_seq, 0);
+	CHECK_STR(ss.last_pair_code, "");
+	CHECK_EQ_INT(store_session_touch(st, "sessA", 7000), 0);
+	CHECK_EQ_INT(store_session_get(st, "sessA", &ss), 0);
+	CHECK_EQ_INT(ss.last_activity, 7000);
+	CHECK_EQ_INT(store_session_touch(st, "nope", 7000), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_session_get(st, "nope", &ss), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_session_count(st, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(store_session_create(st, NULL, 1), SB_EINVAL);
+	store_close(st);
+	cleanup();
+}
+
+static void test_last_seq_derived(void)
+{
+	struct store_session ss;
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "a", 1), 0);
+	CHECK_EQ_INT(store_session_create(st, "b", 1), 0);
+	insert_n(st, "a", 3);
+	insert_n(st, "b", 7);
+	CHECK_EQ_INT(store_session_get(st, "a", &ss), 0);
+	CHECK_EQ_INT(ss.last_seq, 3);
+	CHECK_EQ_INT(store_session_get(st, "b", &ss), 0);
+	CHECK_EQ_INT(ss.last_seq, 7);
+	store_close(st);
+	cleanup();
+}
+
+/* ---- scans ---- */
+
+static void test_scan_insert_find(void)
+{
+	struct sb_scan a = mkscan(1, "id-1", "4006381333931"), got;
+	struct sb_scan b = mkscan(2, "id_2", "héllo wörld");
+	struct store *st;
+	bool purged = true, delivered = true;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	a.format = SB_FMT_EAN_13;
+	b.scanned_at = 123456789012;
+	CHECK_EQ_INT(store_scan_insert(st, "s", &a), 0);
+	CHECK_EQ_INT(store_scan_insert(st, "s", &b), 0);
+
+	CHECK_EQ_INT(store_scan_find(st, "s", "id-1", &got, &purged, &delivered), 0);
+	CHECK_EQ_INT(got.seq, 1);
+	CHECK_STR(got.id, "id-1");
+	CHECK_STR(got.code, "4006381333931");
+	CHECK_EQ_INT(got.format, SB_FMT_EAN_13);
+	CHECK_STR(got.scanner, "scn1");
+	CHECK_EQ_INT(got.scanned_at, -1);
+	CHECK_EQ_INT(got.received_at, 1001);
+	CHECK(!purged);
+	CHECK(!delivered);
+
+	CHECK_EQ_INT(store_scan_find(st, "s", "id_2", &got, NULL, NULL), 0);
+	CHECK_EQ_INT(got.seq, 2);
+	CHECK_STR(got.code, "héllo wörld");
+	CHECK_EQ_INT(got.format, SB_FMT_CODE_128);
+	CHECK_EQ_INT(got.scanned_at, 123456789012);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans WHERE scanned_at IS NULL"), 1);
+
+	CHECK_EQ_INT(store_scan_find(st, "s", "id-3", &got, NULL, NULL), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_scan_find(st, "other", "id-1", &got, NULL, NULL), SB_ENOTFOUND);
+	store_close(st);
+	cleanup();
+}
+
+static void test_scan_duplicates(void)
+{
+	struct sb_scan a = mkscan(1, "dup", "X"), b = mkscan(2, "dup", "Y");
+	struct sb_scan c = mkscan(1, "other", "Z"), got;
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_session_create(st, "t", 1), 0);
+	CHECK_EQ_INT(store_scan_insert(st, "s", &a), 0);
+	CHECK_EQ_INT(store_scan_insert(st, "s", &b), SB_EEXIST);   /* same client id */
+	CHECK_EQ_INT(store_scan_insert(st, "s", &c), SB_EEXIST);   /* same seq */
+	CHECK(store_last_error(st)[0] != '\0');
+	CHECK_EQ_INT(store_scan_insert(st, "t", &b), 0);           /* other session: fine */
+	CHECK_EQ_INT(store_scan_insert(st, "gone", &c), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_scan_find(st, "s", "dup", &got, NULL, NULL), 0);
+	CHECK_EQ_INT(got.seq, 1);
+	CHECK_STR(got.code, "X");
+	store_close(st);
+	cleanup();
+}
+
+static void test_scans_after(void)
+{
+	struct store *st;
+	struct seqs c;
+	int64_t n = -1;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_session_create(st, "t", 1), 0);
+	insert_n(st, "t", 5);
+	insert_n(st, "s", 10);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_after(st, "s", 2, 8, 3, collect_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 3);
+	CHECK_EQ_INT(c.seq[0], 3);
+	CHECK_EQ_INT(c.seq[2], 5);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_after(st, "s", 2, 8, 100, collect_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 6);
+	for (int i = 0; i < c.n; i++)
+		CHECK_EQ_INT(c.seq[i], 3 + i);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_after(st, "s", 2, 8, 0, collect_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 0);
+	/* deliver and purge 1..4: after skips purged content */
+	CHECK_EQ_INT(store_session_deliver(st, "s", 4, 2000), 0);
+	CHECK_EQ_INT(store_purge(st, 2000, 2000, &n), 0);
+	CHECK_EQ_INT(n, 4);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_after(st, "s", 0, 100, 100, collect_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 6);
+	CHECK_EQ_INT(c.seq[0], 5);
+	CHECK_EQ_INT(c.seq[5], 10);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_after(st, "nope", 0, 100, 100, collect_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 0);
+	store_close(st);
+	cleanup();
+}
+
+static void test_deliver_purge_tombstones(void)
+{
+	struct store_session ss;
+	struct sb_scan got;
+	struct store *st;
+	struct seqs c;
+	bool purged, delivered;
+	int64_t n = -1;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	insert_n(st, "s", 5);
+	CHECK_EQ_INT(store_session_deliver(st, "s", 3, 1000), 0);
+	CHECK_EQ_INT(store_session_deliver(st, "s", 2, 1500), 0);   /* never lowers */
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_EQ_INT(ss.delivered_seq, 3);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans WHERE delivered_at = 1000"), 3);
+	CHECK_EQ_INT(store_session_deliver(st, "s", 4, 3000), 0);
+	CHECK_EQ_INT(peek_int("SELECT delivered_at FROM scans WHERE seq = 4"), 3000);
+	CHECK_EQ_INT(peek_int("SELECT delivered_at FROM scans WHERE seq = 3"), 1000);
+	CHECK_EQ_INT(store_session_deliver(st, "nope", 4, 3000), SB_ENOTFOUND);
+
+	CHECK_EQ_INT(store_scan_find(st, "s", "c2", &got, &purged, &delivered), 0);
+	CHECK(delivered);
+	CHECK(!purged);
+	CHECK_EQ_INT(store_purge(st, 999, 1000, &n), 0);            /* nothing old enough */
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(store_purge(st, 1000, 1000, &n), 0);           /* seqs 1..3 */
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_INT(store_purge(st, 1000, 1000, NULL), 0);         /* idempotent */
+
+	CHECK_EQ_INT(store_scan_find(st, "s", "c2", &got, &purged, &delivered), 0);
+	CHECK(purged);
+	CHECK(delivered);
+	CHECK_EQ_INT(got.seq, 2);
+	CHECK_STR(got.code, "");
+	CHECK_STR(got.scanner, "scn1");
+	CHECK_EQ_INT(store_scan_find(st, "s", "c4", &got, &purged, &delivered), 0);
+	CHECK(!purged);
+	CHECK(delivered);
+	CHECK_EQ_INT(store_scan_find(st, "s", "c5", &got, &purged, &delivered), 0);
+	CHECK(!purged);
+	CHECK(!delivered);
+
+	memset(&c, 0, sizeof c);   /* range: every row, content or not */
+	CHECK_EQ_INT(store_scans_range(st, "s", 1, 4, collect_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 3);
+	CHECK_EQ_INT(c.seq[0], 2);
+	CHECK_STR(c.code[0], "");
+	CHECK_EQ_INT(c.seq[2], 4);
+	CHECK_STR(c.code[2], "ABC-123");
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_EQ_INT(ss.last_seq, 5);   /* tombstones keep the head */
+	store_close(st);
+	cleanup();
+}
+
+struct ids { int n; char id[8][SB_ID_MAX]; };
+
+static void sid_cb(const char *sid, void *ctx)
+{
+	struct ids *c = ctx;
+
+	if (c->n < 8)
+		snprintf(c->id[c->n++], SB_ID_MAX, "%s", sid);
+}
+
+static bool has_id(const struct ids *c, const char *id)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->id[i], id))
+			return true;
+	return false;
+}
+
+static void test_sessions_expired(void)
+{
+	struct store *st;
+	struct ids c;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "idle", 0), 0);       /* activity 0 */
+	CHECK_EQ_INT(store_session_create(st, "old", 0), 0);
+	CHECK_EQ_INT(store_session_touch(st, "old", 900), 0);
+	CHECK_EQ_INT(store_session_create(st, "young", 500), 0);
+	CHECK_EQ_INT(store_session_touch(st, "young", 950), 0);
+
+	memset(&c, 0, sizeof c);   /* ttl 200 catches only the idle one */
+	CHECK_EQ_INT(store_sessions_expired(st, 1000, 200, 10000, sid_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 1);
+	CHECK(has_id(&c, "idle"));
+	memset(&c, 0, sizeof c);   /* max_age 1000 also catches "old" (created at 0) */
+	CHECK_EQ_INT(store_sessions_expired(st, 1000, 200, 1000, sid_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 2);
+	CHECK(has_id(&c, "idle"));
+	CHECK(has_id(&c, "old"));
+	memset(&c, 0, sizeof c);   /* boundary: last_activity + ttl == now expires */
+	CHECK_EQ_INT(store_sessions_expired(st, 1150, 200, 10000, sid_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 3);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_sessions_expired(st, 100, 200, 10000, sid_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 0);
+	store_close(st);
+	cleanup();
+}
+
+static void test_session_end(void)
+{
+	struct store_scanner sc;
+	struct store_session ss;
+	struct sb_scan got;
+	struct store *st;
+	int64_t n;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_session_create(st, "keep", 1), 0);
+	insert_n(st, "s", 4);
+	insert_n(st, "keep", 2);
+	CHECK_EQ_INT(store_scanner_add(st, "s", "scn", "Phone", 2), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "code1", "s", 99999), 0);
+	CHECK_EQ_INT(store_session_end_reason(st, "s"), SB_ENOTFOUND);
+
+	CHECK_EQ_INT(store_session_end(st, "s", STORE_ENDED_DELETED, 1000, 5000), 0);
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_scan_find(st, "s", "c1", &got, NULL, NULL), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_scanner_get(st, "s", "scn", &sc), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_pair_code_valid(st, "code1", 1000), SB_ENOTFOUND);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans WHERE session_id = 's'"), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 2);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes"), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scanners"), 0);
+	CHECK_EQ_INT(store_session_end_reason(st, "s"), STORE_ENDED_DELETED);
+	CHECK_EQ_INT(store_session_end_reason(st, "keep"), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_session_count(st, &n), 0);
+	CHECK_EQ_INT(n, 1);
+
+	CHECK_EQ_INT(store_session_end(st, "keep", STORE_ENDED_EXPIRED, 2000, 10000), 0);
+	CHECK_EQ_INT(store_session_end_reason(st, "keep"), STORE_ENDED_EXPIRED);
+	CHECK_EQ_INT(store_purge(st, 0, 5999, NULL), 0);     /* s kept until 6000 */
+	CHECK_EQ_INT(store_session_end_reason(st, "s"), STORE_ENDED_DELETED);
+	CHECK_EQ_INT(store_purge(st, 0, 6000, NULL), 0);
+	CHECK_EQ_INT(store_session_end_reason(st, "s"), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_session_end_reason(st, "keep"), STORE_ENDED_EXPIRED);
+	store_close(st);
+	cleanup();
+}
+
+/* ---- pair codes ---- */
+
+static void test_pair_codes(void)
+{
+	struct store_session ss;
+	char sid[SB_ID_MAX] = "";
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "code1", "s", 2000), 0);
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_STR(ss.last_pair_code, "code1");
+	CHECK_EQ_INT(store_pair_code_add(st, "code2", "s", 1500), 0);
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_STR(ss.last_pair_code, "code2");
+	CHECK_EQ_INT(store_pair_code_add(st, "code1", "s", 2000), SB_EEXIST);
+	CHECK_EQ_INT(store_pair_code_add(st, "code3", "nope", 2000), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_STR(ss.last_pair_code, "code2");   /* failed adds changed nothing */
+
+	CHECK_EQ_INT(store_pair_code_valid(st, "code1", 1000), 0);
+	CHECK_EQ_INT(store_pair_code_peek(st, "code1", 1000, sid), 0);
+	CHECK_STR(sid, "s");
+	CHECK_EQ_INT(store_pair_code_peek(st, "code1", 2000, sid), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_pair_code_valid(st, "code1", 1000), 0);   /* peek did not consume */
+	sid[0] = '\0';
+	CHECK_EQ_INT(store_pair_code_take(st, "code1", 1000, sid), 0);
+	CHECK_STR(sid, "s");
+	CHECK_EQ_INT(store_pair_code_take(st, "code1", 1000, sid), SB_ENOTFOUND);  /* single use */
+	CHECK_EQ_INT(store_pair_code_valid(st, "code1", 1000), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_pair_code_valid(st, "code2", 1499), 0);
+	CHECK_EQ_INT(store_pair_code_valid(st, "code2", 1500), SB_ENOTFOUND);     /* expired */
+	CHECK_EQ_INT(store_pair_code_take(st, "code2", 1500, sid), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_pair_code_take(st, "code2", 1499, sid), 0);            /* still there */
+	CHECK_EQ_INT(store_pair_code_take(st, "unknown", 0, sid), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_pair_code_valid(st, "unknown", 0), SB_ENOTFOUND);
+	store_close(st);
+	cleanup();
+}
+
+/* ---- scanners ---- */
+
+struct names { int n; char id[8][SB_ID_MAX]; };
+
+static void scanner_cb(const struct store_scanner *s, void *ctx)
+{
+	struct names *c = ctx;
+
+	if (c->n < 8)
+		snprintf(c->id[c->n++], SB_ID_MAX, "%s", s->id);
+}
+
+static void test_scanners(void)
+{
+	struct store_scanner sc;
+	struct store *st;
+	struct names c;
+	int n = -1;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_scanner_count(st, "s", &n), 0);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(store_scanner_add(st, "s", "p1", "Till 1", 10), 0);
+	CHECK_EQ_INT(store_scanner_add(st, "s", "p2", "Till 2", 20), 0);
+	CHECK_EQ_INT(store_scanner_add(st, "s", "p3", "Phöne 3", 15), 0);
+	CHECK_EQ_INT(store_scanner_add(st, "s", "p1", "again", 30), SB_EEXIST);
+	CHECK_EQ_INT(store_scanner_add(st, "nope", "p9", "x", 30), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_scanner_count(st, "s", &n), 0);
+	CHECK_EQ_INT(n, 3);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scanners_list(st, "s", scanner_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 3);
+	CHECK_STR(c.id[0], "p1");
+	CHECK_STR(c.id[1], "p3");
+	CHECK_STR(c.id[2], "p2");
+
+	CHECK_EQ_INT(store_scanner_kick(st, "s", "p3"), 0);
+	CHECK_EQ_INT(store_scanner_kick(st, "s", "zz"), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_scanner_count(st, "s", &n), 0);
+	CHECK_EQ_INT(n, 2);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scanners_list(st, "s", scanner_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 2);
+	CHECK_STR(c.id[1], "p2");
+	CHECK_EQ_INT(store_scanner_get(st, "s", "p3", &sc), 0);
+	CHECK(sc.kicked);
+	CHECK_STR(sc.name, "Phöne 3");
+	CHECK_EQ_INT(sc.created_at, 15);
+	CHECK_EQ_INT(store_scanner_get(st, "s", "p1", &sc), 0);
+	CHECK(!sc.kicked);
+	CHECK_EQ_INT(store_scanner_get(st, "s", "p9", &sc), SB_ENOTFOUND);
+	store_close(st);
+	cleanup();
+}
+
+/* ---- group commit ---- */
+
+static void test_group_commit(void)
+{
+	struct store_session ss;
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);   /* autocommit */
+	CHECK(!store_in_txn(st));
+	CHECK_EQ_INT(store_commit(st), 0);                   /* no-op without one */
+	CHECK_EQ_INT(store_begin(st), 0);
+	CHECK(store_in_txn(st));
+	CHECK_EQ_INT(store_begin(st), 0);                    /* idempotent */
+	insert_n(st, "s", 1000);
+	CHECK_EQ_INT(store_session_deliver(st, "s", 10, 5), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 0);   /* not yet visible */
+	CHECK_EQ_INT(store_commit(st), 0);
+	CHECK(!store_in_txn(st));
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 1000);
+	store_close(st);
+	st = open_ok();
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_EQ_INT(ss.last_seq, 1000);
+	CHECK_EQ_INT(ss.delivered_seq, 10);
+	store_close(st);
+	cleanup();
+}
+
+static void test_rollback(void)
+{
+	struct store_session ss;
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 10);
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_EQ_INT(ss.last_seq, 10);                        /* own writes visible */
+	store_rollback(st);
+	CHECK(!store_in_txn(st));
+	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
+	CHECK_EQ_INT(ss.last_seq, 0);
+	store_rollback(st);                                   /* harmless twice */
+	/* a batch left open is rolled back by close */
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 3);
+	store_close(st);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 0);
+	cleanup();
+}
+
+/* A failed statement in a batch (constraint, missing session) fails alone: the
+ * savepoint of a multi-statement write keeps the rest of the batch intact. */
+static void test_batch_survives_failed_write(void)
+{
+	struct store *st;
+	struct sb_scan dup = mkscan(1, "c1", "X");
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 2);
+	CHECK_EQ_INT(store_scan_insert(st, "s", &dup), SB_EEXIST);
+	CHECK_EQ_INT(store_pair_code_add(st, "pc", "nope", 10), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_session_deliver(st, "nope", 1, 10), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_pair_code_add(st, "pc", "s", 10), 0);
+	CHECK(store_in_txn(st));
+	CHECK_EQ_INT(store_commit(st), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 2);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes"), 1);
+	store_close(st);
+	cleanup();
+}
+
+/* COMMIT itself fails (a deferred foreign key, set up behind the store's back):
+ * the batch is rolled back, nothing persists, the next batch works. */
+static void test_commit_failure(void)
+{
+	struct sb_scan poison = mkscan(2, "poison", "P");
+	struct store *st;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(exec_other(
+		"CREATE TABLE trap(sid TEXT REFERENCES sessions(id) DEFERRABLE INITIALLY DEFERRED);"
+		"CREATE TRIGGER trap_t AFTER INSERT ON scans WHEN NEW.client_id = 'poison'"
+		" BEGIN INSERT INTO trap VALUES ('no-such-session'); END;"), SQLITE_OK);
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 1);
+	CHECK_EQ_INT(store_scan_insert(st, "s", &poison), 0);   /* deferred: fails at COMMIT */
+	CHECK_EQ_INT(store_commit(st), SB_EIO);
+	CHECK(!store_in_txn(st));
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 0);
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 3);
+	CHECK_EQ_INT(store_commit(st), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 3);
+	store_close(st);
+	cleanup();
+}
+
+/* SQLite rolls the whole batch back on its own (as on disk full; simulated with
+ * RAISE(ROLLBACK)): later writes of the batch fail fast and store_commit reports
+ * the loss, so no earlier write of the batch gets acknowledged. */
+static void test_batch_lost(void)
+{
+	struct sb_scan bomb = mkscan(2, "bomb", "B"), after = mkscan(3, "after", "A");
+	struct store *st;
+	int64_t n;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(exec_other(
+		"CREATE TRIGGER bomb_t BEFORE INSERT ON scans WHEN NEW.client_id = 'bomb'"
+		" BEGIN SELECT RAISE(ROLLBACK, 'simulated failure'); END;"), SQLITE_OK);
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 1);
+	CHECK_EQ_INT(store_scan_insert(st, "s", &bomb), SB_EIO);
+	CHECK(strstr(store_last_error(st), "simulated failure") != NULL);
+	CHECK(store_in_txn(st));
+	CHECK_EQ_INT(store_scan_insert(st, "s", &after), SB_EIO);
+	CHECK_EQ_INT(store_session_deliver(st, "s", 1, 5), SB_EIO);
+	CHECK_EQ_INT(store_begin(st), SB_EIO);
+	CHECK_EQ_INT(store_session_count(st, &n), 0);              /* reads still work */
+	CHECK_EQ_INT(store_commit(st), SB_EIO);
+	CHECK(!store_in_txn(st));
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 0);
+	CHECK_EQ_INT(peek_int("SELECT delivered_seq FROM sessions"), 0);
+	CHECK_EQ_INT(store_begin(st), 0);                          /* next batch fine */
+	CHECK_EQ_INT(store_scan_insert(st, "s", &after), 0);
+	CHECK_EQ_INT(store_commit(st), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 1);
+	store_close(st);
+	cleanup();
+}
+
+/* The queries the daemon runs often use the indexes meant for them. */
+static void test_query_plans(void)
+{
+	static const char *const q[][2] = {
+		{ "EXPLAIN QUERY PLAN UPDATE scans SET code = NULL WHERE delivered_at <= 5"
+		  " AND code IS NOT NULL", "scans_purge" },
+		{ "EXPLAIN QUERY PLAN SELECT id FROM sessions WHERE last_activity <= 1"
+		  " OR created_at <= 2", "sessions_last_activity" },
+		{ "EXPLAIN QUERY PLAN SELECT id FROM sessions WHERE last_activity <= 1"
+		  " OR created_at <= 2", "sessions_created_at" },
+		{ "EXPLAIN QUERY PLAN DELETE FROM ended_sessions WHERE keep_until <= 1",
+		  "ended_sessions_keep_until" },
+		{ "EXPLAIN QUERY PLAN SELECT seq FROM scans WHERE session_id = 's'"
+		  " AND client_id = 'c'", "sqlite_autoindex_scans_2" },
+	};
+	struct store *st;
+	sqlite3 *db = NULL;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(sqlite3_open(db_path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+		sqlite3_stmt *s = NULL;
+		bool found = false;
+
+		CHECK_EQ_INT(sqlite3_prepare_v2(db, q[i][0], -1, &s, NULL), SQLITE_OK);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			found |= strstr((const char *)sqlite3_column_text(s, 3), q[i][1]) != NULL;
+		if (!found)
+			fprintf(stderr, "plan of \"%s\" does not use %s\n", q[i][0], q[i][1]);
+		CHECK(found);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	store_close(st);
+	cleanup();
+}
+
+TEST_MAIN(TEST(test_open_migrate_reopen), TEST(test_journal_mode_wal),
+	  TEST(test_newer_schema_refused), TEST(test_garbage_file_refused),
+	  TEST(test_unopenable_path), TEST(test_durability),
+	  TEST(test_session_create_get), TEST(test_last_seq_derived),
+	  TEST(test_scan_insert_find), TEST(test_scan_duplicates), TEST(test_scans_after),
+	  TEST(test_deliver_purge_tombstones), TEST(test_sessions_expired),
+	  TEST(test_session_end), TEST(test_pair_codes), TEST(test_scanners),
+	  TEST(test_group_commit), TEST(test_rollback),
+	  TEST(test_batch_survives_failed_write), TEST(test_commit_failure),
+	  TEST(test_batch_lost), TEST(test_query_plans))
