@@ -1,0 +1,789 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay: the group-commit batch and everything that flows through it —
+ * scans stored and acknowledged, forwarded to desktops in seq order, desktop
+ * acks turned into `delivered` receipts — plus desktop replay from the store and
+ * long-poll waiters. Nothing a client sees depends on data that is not yet
+ * committed: effects are queued as actions and run after COMMIT. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "log.h"
+#include "metrics.h"
+#include "sb_err.h"
+#include "session_int.h"
+
+#define REPLAY_CHUNK 128
+
+enum act_kind { ACT_REPLY, ACT_FORWARD, ACT_DELIVERED, ACT_NOTIFY };
+
+struct action {
+	enum act_kind kind;
+	struct action *next;
+	struct peer *peer;          /* REPLY; NULL once the peer went away */
+	struct sess *sess;          /* FORWARD, DELIVERED, NOTIFY */
+	char *msg;                  /* REPLY: ack; FORWARD: scan; NOTIFY: message */
+	char id[SB_SCAN_ID_MAX + 1];/* REPLY: the scan id, for `unavailable` */
+	int64_t to;                 /* FORWARD: the scan's seq */
+	int64_t received_mono;      /* FORWARD: for relay latency */
+};
+
+static struct {
+	struct action *head, *tail;
+	struct waiter *commit_waiters;   /* REST answers held until commit */
+} B;
+
+/* ---- small list helpers ---- */
+
+static void waiter_unlink(struct waiter **list, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (*list == w)
+		*list = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->queued = false;
+}
+
+static void waiter_push(struct waiter **list, struct waiter *w)
+{
+	w->prev = NULL;
+	w->next = *list;
+	if (*list)
+		(*list)->prev = w;
+	*list = w;
+	w->queued = true;
+}
+
+static struct action *action_add(enum act_kind kind, struct sess *s)
+{
+	struct action *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->kind = kind;
+	a->sess = s;
+	if (B.tail)
+		B.tail->next = a;
+	else
+		B.head = a;
+	B.tail = a;
+	return a;
+}
+
+/* ---- the batch ---- */
+
+int session__batch_begin(struct sess *s)
+{
+	int rc = store_begin(session__s.st);
+
+	if (rc)
+		return rc;
+	if (s && !s->touched) {
+		s->touched = true;
+		s->touched_next = session__s.touched;
+		session__s.touched = s;
+	}
+	if (!session__s.flush_scheduled) {
+		session__s.flush_scheduled = true;
+		session__s.schedule();
+	}
+	return 0;
+}
+
+bool session_batch_open(void)
+{
+	return store_in_txn(session__s.st) || B.head || B.commit_waiters;
+}
+
+void session_wait_commit(struct waiter *w)
+{
+	waiter_push(&B.commit_waiters, w);
+	if (!session__s.flush_scheduled) {
+		session__s.flush_scheduled = true;
+		session__s.schedule();
+	}
+}
+
+void session_waiter_cancel(struct waiter *w)
+{
+	if (!w->queued)
+		return;
+	if (w->sess && !w->sess->dead) {
+		waiter_unlink(&w->sess->waiters, w);
+		metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
+	} else {
+		waiter_unlink(&B.commit_waiters, w);
+	}
+}
+
+/* ---- sending ---- */
+
+void session__send(struct peer *p, char *msg)
+{
+	if (!msg)
+		return;
+	if (!p || p->closing) {
+		free(msg);
+		return;
+	}
+	metrics_inc(MC_WS_MESSAGES_OUT);
+	if (p->ops->send(p, msg) == SB_ELIMIT) {
+		metrics_inc(MC_SLOW_CONSUMER_CLOSES);
+		log_warn("slow consumer closed", "sid=%s role=%s",
+			 p->sess ? p->sess->id : "-", auth_role_name(p->role));
+		p->closing = true;
+		p->ops->close(p, 1008, "send queue overflow");
+	}
+}
+
+void session_peer_error(struct peer *p, const char *code, const char *message, const char *id)
+{
+	metrics_error(code);
+	session__send(p, sb_msg_error(code, message, id));
+}
+
+static void send_to_desktops(struct sess *s, const char *msg)
+{
+	for (struct peer *p = s->peers; p; p = p->next)
+		if (p->role == SB_ROLE_DESKTOP)
+			session__send(p, strdup(msg));
+}
+
+void session__notify_desktops(struct sess *s, char *msg, bool after_commit)
+{
+	struct action *a;
+
+	if (!msg)
+		return;
+	if (after_commit && store_in_txn(session__s.st) && (a = action_add(ACT_NOTIFY, s))) {
+		a->msg = msg;
+		return;
+	}
+	send_to_desktops(s, msg);
+	free(msg);
+}
+
+/* ---- replay and forward to desktops ---- */
+
+struct refill_ctx { struct peer *p; int n; };
+
+static void refill_one(const struct sb_scan *scan, void *arg)
+{
+	struct refill_ctx *c = arg;
+
+	c->n++;
+	c->p->sent_seq = scan->seq;
+	session__send(c->p, sb_msg_scan(scan));
+}
+
+/* Queues scans the desktop has not seen yet, a chunk at a time, from the store. */
+static void desktop_refill(struct peer *p)
+{
+	struct sess *s = p->sess;
+	struct refill_ctx c = { p, 0 };
+
+	while (s && !p->closing && p->sent_seq < s->committed_seq &&
+	       p->ops->queued(p) < REPLAY_CHUNK) {
+		c.n = 0;
+		if (store_scans_after(session__s.st, s->id, p->sent_seq, s->committed_seq,
+				      REPLAY_CHUNK, refill_one, &c))
+			return;
+		if (c.n < REPLAY_CHUNK)
+			p->sent_seq = s->committed_seq; /* the rest is purged */
+	}
+}
+
+static void scanner_refill(struct peer *p);
+
+void session_peer_writable(struct peer *p)
+{
+	if (p->sess && p->role == SB_ROLE_DESKTOP)
+		desktop_refill(p);
+	else if (p->sess)
+		scanner_refill(p);
+}
+
+static void forward_scan(struct action *a)
+{
+	struct sess *s = a->sess;
+
+	if (s->dead)
+		return;
+	if (a->to > s->committed_seq)
+		s->committed_seq = a->to;
+	for (struct peer *p = s->peers; p; p = p->next) {
+		if (p->role != SB_ROLE_DESKTOP || p->closing)
+			continue;
+		if (p->sent_seq == a->to - 1) {
+			p->sent_seq = a->to;
+			session__send(p, strdup(a->msg));
+		} else if (p->sent_seq < a->to - 1) {
+			desktop_refill(p);   /* still replaying: the store has it */
+		}
+	}
+	metrics_inc(MC_SCANS_RELAYED);
+	metrics_observe(MH_RELAY_LATENCY, (double)(clock_mono_ms() - a->received_mono) / 1000.0);
+}
+
+static void wake_waiters(struct sess *s)
+{
+	struct waiter *w = s->waiters, *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		if (s->committed_seq > w->after) {
+			waiter_unlink(&s->waiters, w);
+			metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
+			w->done(w, 0);
+		}
+	}
+}
+
+void session__fail_waiters(struct sess *s, int rc)
+{
+	while (s->waiters) {
+		struct waiter *w = s->waiters;
+
+		waiter_unlink(&s->waiters, w);
+		metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
+		w->done(w, rc);
+	}
+}
+
+void session_waiter_park(struct sess *s, struct waiter *w, int64_t after)
+{
+	w->sess = s;
+	w->after = after;
+	waiter_push(&s->waiters, w);
+	metrics_gauge_add(MG_LONGPOLL_WAITERS, 1);
+}
+
+/* ---- delivered receipts ---- */
+
+/* A scanner's sent_seq is how far its `delivered` receipts have been queued; a
+ * cumulative desktop ack can cover thousands of scans, so receipts are paced
+ * a chunk at a time like a desktop's replay. */
+struct receipt_ctx { struct peer *p; };
+
+static void receipt_one(const struct sb_scan *scan, void *arg)
+{
+	struct receipt_ctx *c = arg;
+
+	if (!strcmp(c->p->scanner, scan->scanner))
+		session__send(c->p, sb_msg_delivered(scan->id, scan->seq));
+}
+
+static void scanner_refill(struct peer *p)
+{
+	struct sess *s = p->sess;
+	struct receipt_ctx c = { p };
+
+	while (s && !p->closing && p->sent_seq < s->delivered_seq &&
+	       p->ops->queued(p) < REPLAY_CHUNK) {
+		int64_t to = p->sent_seq + REPLAY_CHUNK;
+
+		if (to > s->delivered_seq)
+			to = s->delivered_seq;
+		if (store_scans_range(session__s.st, s->id, p->sent_seq, to, receipt_one, &c))
+			return;
+		p->sent_seq = to;
+	}
+}
+
+static void send_receipts(struct action *a)
+{
+	if (a->sess->dead)
+		return;
+	for (struct peer *p = a->sess->peers; p; p = p->next)
+		if (p->role == SB_ROLE_SCANNER)
+			scanner_refill(p);
+}
+
+/* ---- flush ---- */
+
+static void run_action(struct action *a, int rc)
+{
+	switch (a->kind) {
+	case ACT_REPLY:
+		if (!rc) {
+			session__send(a->peer, a->msg);
+			a->msg = NULL;
+		} else if (a->peer) {
+			session_peer_error(a->peer, "unavailable",
+					   "the scan could not be stored; resend it", a->id);
+		}
+		break;
+	case ACT_FORWARD:
+		if (!rc)
+			forward_scan(a);
+		break;
+	case ACT_DELIVERED:
+		if (!rc)
+			send_receipts(a);
+		break;
+	case ACT_NOTIFY:
+		if (!rc && !a->sess->dead)
+			send_to_desktops(a->sess, a->msg);
+		break;
+	}
+}
+
+static void run_actions(int rc)
+{
+	struct action *a = B.head;
+
+	B.head = B.tail = NULL;
+	while (a) {
+		struct action *next = a->next;
+
+		run_action(a, rc);
+		free(a->msg);
+		free(a);
+		a = next;
+	}
+}
+
+static void run_commit_waiters(int rc)
+{
+	while (B.commit_waiters) {
+		struct waiter *w = B.commit_waiters;
+
+		waiter_unlink(&B.commit_waiters, w);
+		w->done(w, rc);
+	}
+}
+
+/* After the batch: wake long-polls of sessions that got scans; on failure put
+ * the in-memory heads back to what the database holds. */
+static void settle_touched(int rc)
+{
+	struct sess *s = session__s.touched, *next;
+
+	session__s.touched = NULL;
+	for (; s; s = next) {
+		next = s->touched_next;
+		s->touched = false;
+		s->touched_next = NULL;
+		if (s->dead)
+			continue;
+		if (rc)
+			session__reload(s);
+		else
+			wake_waiters(s);
+	}
+}
+
+static void free_graveyard(void)
+{
+	while (session__s.graveyard) {
+		struct sess *s = session__s.graveyard;
+
+		session__s.graveyard = s->hnext;
+		free(s);
+	}
+}
+
+int session_flush(void)
+{
+	int64_t t0 = clock_mono_ms();
+	int rc = 0;
+
+	session__s.flush_scheduled = false;
+	if (store_in_txn(session__s.st)) {
+		rc = store_commit(session__s.st);
+		metrics_inc(rc ? MC_COMMIT_FAILURES : MC_COMMITS);
+		metrics_observe(MH_COMMIT_TIME, (double)(clock_mono_ms() - t0) / 1000.0);
+		if (rc)
+			log_error("commit failed; batch answered unavailable", "err=\"%s\"",
+				  sb_strerror(rc));
+	}
+	settle_touched(rc);
+	run_actions(rc);
+	run_commit_waiters(rc);
+	free_graveyard();
+	return rc;
+}
+
+void session__batch_free(void)
+{
+	run_actions(SB_EIO);
+	run_commit_waiters(SB_EIO);
+	free_graveyard();
+}
+
+/* ---- scans ---- */
+
+int session_scan_put(struct sess *s, const char *scanner, struct sb_scan *scan,
+		     int64_t *seq, bool *duplicate)
+{
+	struct sb_scan found;
+	struct action *a;
+	int rc;
+
+	rc = store_scan_find(session__s.st, s->id, scan->id, &found, NULL, NULL);
+	if (!rc) {
+		*seq = found.seq;
+		*duplicate = true;
+		metrics_inc(MC_SCANS_DUPLICATE);
+		return 0;
+	}
+	if (rc != SB_ENOTFOUND || (rc = session__batch_begin(s)))
+		return rc;
+	scan->seq = s->last_seq + 1;
+	scan->received_at = clock_wall_ms();
+	snprintf(scan->scanner, sizeof(scan->scanner), "%s", scanner);
+	if ((rc = store_scan_insert(session__s.st, s->id, scan)))
+		return rc;
+	s->last_seq = scan->seq;
+	*seq = scan->seq;
+	*duplicate = false;
+	if (!(a = action_add(ACT_FORWARD, s)))
+		return SB_ENOMEM;
+	a->to = scan->seq;
+	a->msg = sb_msg_scan(scan);
+	a->received_mono = clock_mono_ms();
+	return 0;
+}
+
+static void peer_scan(struct peer *p, struct sb_scan *scan)
+{
+	int64_t seq = 0;
+	bool dup = false;
+	struct action *a;
+	int rc;
+
+	if (p->role != SB_ROLE_SCANNER) {
+		session_peer_error(p, "invalid_request", "only a scanner sends scans", scan->id);
+		return;
+	}
+	rc = session_scan_put(p->sess, p->scanner, scan, &seq, &dup);
+	if (rc) {
+		session_peer_error(p, "unavailable", "the scan could not be stored; resend it",
+				   scan->id);
+		return;
+	}
+	if (!store_in_txn(session__s.st)) {
+		session__send(p, sb_msg_ack(scan->id, seq, dup));
+		return;
+	}
+	if (!(a = action_add(ACT_REPLY, p->sess))) {
+		session_peer_error(p, "unavailable", "out of memory", scan->id);
+		return;
+	}
+	a->peer = p;
+	a->msg = sb_msg_ack(scan->id, seq, dup);
+	snprintf(a->id, sizeof(a->id), "%s", scan->id);
+}
+
+/* ---- desktop acks ---- */
+
+int session_ack(struct sess *s, int64_t seq)
+{
+	struct action *a;
+	int rc;
+
+	if (seq > s->committed_seq)
+		return SB_EINVAL;
+	if (seq <= s->delivered_seq)
+		return 0;
+	if ((rc = session__batch_begin(s)) ||
+	    (rc = store_session_deliver(session__s.st, s->id, seq, clock_wall_ms())))
+		return rc;
+	if (!(a = action_add(ACT_DELIVERED, s)))
+		return SB_ENOMEM;
+	metrics_add(MC_DELIVERED, seq - s->delivered_seq);
+	s->delivered_seq = seq;
+	return 0;
+}
+
+static void peer_ack(struct peer *p, int64_t seq)
+{
+	int rc;
+
+	if (p->role != SB_ROLE_DESKTOP) {
+		session_peer_error(p, "invalid_request", "only a desktop acknowledges scans", NULL);
+		return;
+	}
+	rc = session_ack(p->sess, seq);
+	if (rc == SB_EINVAL)
+		session_peer_error(p, "invalid_request", "seq: above the session's last scan", NULL);
+	else if (rc)
+		session_peer_error(p, "unavailable", "the acknowledgement could not be stored", NULL);
+}
+
+/* ---- kick ---- */
+
+static void close_scanner_peers(struct sess *s, const char *scanner_id, int code,
+				const char *reason)
+{
+	for (struct peer *p = s->peers; p; p = p->next) {
+		if (p->role == SB_ROLE_SCANNER && !p->closing && !strcmp(p->scanner, scanner_id)) {
+			p->closing = true;
+			p->ops->close(p, code, reason);
+		}
+	}
+}
+
+static void peer_kick(struct peer *p, const char *scanner_id)
+{
+	struct store_scanner sc;
+	struct sess *s = p->sess;
+
+	if (p->role != SB_ROLE_DESKTOP) {
+		session_peer_error(p, "invalid_request", "only a desktop removes scanners", NULL);
+		return;
+	}
+	if (store_scanner_get(session__s.st, s->id, scanner_id, &sc) || sc.kicked) {
+		session_peer_error(p, "invalid_request", "scanner: no such scanner in this session", NULL);
+		return;
+	}
+	if (session__batch_begin(s) || store_scanner_kick(session__s.st, s->id, scanner_id)) {
+		session_peer_error(p, "unavailable", "the scanner could not be removed", NULL);
+		return;
+	}
+	close_scanner_peers(s, scanner_id, 4003, "kicked");
+	session__notify_desktops(s, sb_msg_scanner_left(scanner_id, "kicked"), true);
+	log_info("scanner kicked", "sid=%s scanner=%s", s->id, scanner_id);
+}
+
+/* ---- hello and peers ---- */
+
+static void peer_link(struct sess *s, struct peer *p)
+{
+	p->sess = s;
+	p->prev = NULL;
+	p->next = s->peers;
+	if (s->peers)
+		s->peers->prev = p;
+	s->peers = p;
+}
+
+static void peer_unlink(struct peer *p)
+{
+	struct sess *s = p->sess;
+
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (s->peers == p)
+		s->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	p->sess = NULL;
+}
+
+static void peer_set_gauge(struct peer *p, int gauge)
+{
+	if (p->gauge >= 0)
+		metrics_gauge_add(p->gauge, -1);
+	p->gauge = gauge;
+	if (gauge >= 0)
+		metrics_gauge_add(gauge, 1);
+}
+
+static int hello_close_code(int rc)
+{
+	switch (rc) {
+	case SB_EGONE:
+	case SB_EEXPIRED: return 4004;
+	case SB_EKICKED: return 4003;
+	case SB_EAUTH:
+	case SB_EFORBIDDEN: return 4001;
+	default: return 1011;
+	}
+}
+
+static char *welcome_for(struct peer *p);
+
+static void peer_hello(struct peer *p, const struct sb_client_msg *m)
+{
+	struct auth_claims c;
+	struct sess *s = NULL;
+	int rc;
+
+	rc = session_authorize(m->token, NULL, SB_ROLE_DESKTOP, &s, &c);
+	if (rc == SB_EFORBIDDEN) /* a scanner token: fine for hello */
+		rc = session_authorize(m->token, NULL, SB_ROLE_SCANNER, &s, &c);
+	if (rc) {
+		p->closing = true;
+		p->ops->close(p, hello_close_code(rc), sb_strerror(rc));
+		return;
+	}
+	p->role = c.role;
+	snprintf(p->scanner, sizeof(p->scanner), "%s", c.role == SB_ROLE_SCANNER ? c.sub : "");
+	/* desktops: scans up to last_seq are held; scanners: receipts up to
+	 * delivered_seq are implied by welcome */
+	p->sent_seq = c.role == SB_ROLE_DESKTOP ? m->last_seq : s->delivered_seq;
+	peer_link(s, p);
+	peer_set_gauge(p, c.role == SB_ROLE_DESKTOP ? MG_CONN_DESKTOP : MG_CONN_SCANNER);
+	session__send(p, welcome_for(p));
+	if (c.role == SB_ROLE_DESKTOP) {
+		desktop_refill(p);
+	} else {
+		struct store_scanner sc;
+
+		if (!store_scanner_get(session__s.st, s->id, c.sub, &sc))
+			session__notify_desktops(s, sb_msg_scanner_joined(sc.id, sc.name), false);
+	}
+}
+
+struct scanner_list {
+	struct sb_scanner_info *items;
+	char (*ids)[SB_ID_MAX];
+	char (*names)[SB_NAME_MAX_BYTES + 1];
+	size_t n, cap;
+	struct sess *s;
+};
+
+static void scanner_list_add(const struct store_scanner *sc, void *arg)
+{
+	struct scanner_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *a = realloc(l->items, cap * sizeof(*l->items));
+		void *b = a ? realloc(l->ids, cap * sizeof(*l->ids)) : NULL;
+		void *c = b ? realloc(l->names, cap * sizeof(*l->names)) : NULL;
+
+		if (a) l->items = a;
+		if (b) l->ids = b;
+		if (c) l->names = c;
+		if (!c)
+			return;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->n], SB_ID_MAX, "%s", sc->id);
+	snprintf(l->names[l->n], SB_NAME_MAX_BYTES + 1, "%s", sc->name);
+	l->items[l->n].connected = session__scanner_connected(l->s, sc->id);
+	l->n++;
+}
+
+static void scanner_list_load(struct scanner_list *l, struct sess *s)
+{
+	memset(l, 0, sizeof(*l));
+	l->s = s;
+	store_scanners_list(session__s.st, s->id, scanner_list_add, l);
+	for (size_t i = 0; i < l->n; i++) {
+		l->items[i].id = l->ids[i];
+		l->items[i].name = l->names[i];
+	}
+}
+
+static void scanner_list_free(struct scanner_list *l)
+{
+	free(l->items);
+	free(l->ids);
+	free(l->names);
+}
+
+static const struct sb_scanner_info no_scanners[1];
+
+static char *welcome_for(struct peer *p)
+{
+	struct sess *s = p->sess;
+	struct scanner_list l;
+	char *msg;
+
+	if (p->role == SB_ROLE_SCANNER)
+		return sb_msg_welcome("scanner", s->id, s->committed_seq, s->delivered_seq,
+				      session__expires_at(s), p->scanner, NULL, 0);
+	scanner_list_load(&l, s);
+	msg = sb_msg_welcome("desktop", s->id, s->committed_seq, s->delivered_seq,
+			     session__expires_at(s), NULL, l.items ? l.items : no_scanners, l.n);
+	scanner_list_free(&l);
+	return msg;
+}
+
+void *session_scanners_json(struct sess *s)
+{
+	struct scanner_list l;
+	cJSON *arr = cJSON_CreateArray();
+
+	scanner_list_load(&l, s);
+	for (size_t i = 0; arr && i < l.n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			break;
+		}
+		cJSON_AddStringToObject(o, "id", l.items[i].id);
+		cJSON_AddStringToObject(o, "name", l.items[i].name);
+		cJSON_AddBoolToObject(o, "connected", l.items[i].connected);
+	}
+	scanner_list_free(&l);
+	return arr;
+}
+
+int session_peer_message(struct peer *p, const struct sb_client_msg *m)
+{
+	if (!p->sess) {
+		if (m->type != SB_MSG_HELLO) {
+			p->closing = true;
+			p->ops->close(p, 4001, "the first message must be hello");
+			return SB_EAUTH;
+		}
+		peer_hello(p, m);
+		return 0;
+	}
+	session_touch(p->sess);
+	switch (m->type) {
+	case SB_MSG_HELLO:
+		session_peer_error(p, "invalid_request", "hello was already sent", NULL);
+		break;
+	case SB_MSG_SCAN:
+		peer_scan(p, (struct sb_scan *)&m->scan);
+		break;
+	case SB_MSG_ACK:
+		peer_ack(p, m->seq);
+		break;
+	case SB_MSG_KICK:
+		peer_kick(p, m->scanner);
+		break;
+	case SB_MSG_PING:
+		session__send(p, sb_msg_pong(clock_wall_ms()));
+		break;
+	}
+	return 0;
+}
+
+static void cancel_replies(struct peer *p)
+{
+	for (struct action *a = B.head; a; a = a->next)
+		if (a->peer == p)
+			a->peer = NULL;
+}
+
+void session_peer_detach(struct peer *p)
+{
+	struct sess *s = p->sess;
+
+	cancel_replies(p);
+	peer_set_gauge(p, -1);
+	if (!s)
+		return;
+	peer_unlink(p);
+	if (p->role == SB_ROLE_SCANNER && !s->dead &&
+	    !session__scanner_connected(s, p->scanner))
+		session__notify_desktops(s, sb_msg_scanner_left(p->scanner, "disconnected"), false);
+}
+
+void session__unlink_all(struct sess *s, char *msg, int code, const char *reason)
+{
+	while (s->peers) {
+		struct peer *p = s->peers;
+
+		session__send(p, msg ? strdup(msg) : NULL);
+		peer_unlink(p);
+		if (!p->closing) {
+			p->closing = true;
+			p->ops->close(p, code, reason);
+		}
+	}
+	free(msg);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* REST handlers for /api/v1, /healthz and /metrics: a request (method, path,
+ * query, bearer token, body) in, a response (status, JSON) out, with the session
+ * layer in between. The lws plumbing lives in proto_http.c. */
+#ifndef SB_REST_H
+#define SB_REST_H
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "rest_route.h"
+#include "session.h"
+#include "store.h"
+
+#define REST_MAX_BODY (64 * 1024)
+
+struct rest_req {
+	enum http_method method;
+	char path[512];
+	char query[512];
+	const char *token;          /* bearer token or NULL */
+	char ctype[128];
+	const char *body;
+	size_t body_len;
+	const char *ip;
+};
+
+struct rest_resp {
+	int status;
+	char *body;                 /* malloc'd; freed by rest_resp_clear */
+	size_t len;
+	const char *ctype;
+	int retry_after;            /* > 0: Retry-After header */
+	char allow[64];             /* non-empty: Allow header */
+};
+
+/* A parked long-poll; the transport embeds it and arms its own timeout. */
+struct rest_poll {
+	struct waiter w;
+	int64_t after;
+	int limit;
+	int wait_ms;                /* how long to park, set by rest_dispatch */
+};
+
+enum rest_result { REST_REPLY = 0, REST_PARKED = 1 };
+
+void rest_init(const struct sb_config *cfg, struct store *st);
+void rest_set_config(const struct sb_config *cfg);
+
+/* Handles one request. REST_REPLY: *rs is the answer (the transport still waits
+ * for the commit when session_batch_open()). REST_PARKED: lp->w is parked on
+ * the session; the transport calls rest_poll_finish when lp->w.done fires or its
+ * own timer of lp->wait_ms ends (after session_waiter_cancel). */
+enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
+			       struct rest_poll *lp);
+/* rc: 0 (scans arrived, or timeout), SB_EGONE / SB_EEXPIRED (session ended). */
+void rest_poll_finish(struct rest_poll *lp, int rc, struct rest_resp *rs);
+/* Replaces *rs by an error answer. */
+void rest_error(struct rest_resp *rs, int status, const char *code, const char *message);
+void rest_resp_clear(struct rest_resp *rs);
+
+#endif

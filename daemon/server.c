@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's life: opens the data dir, store and secret, builds the
+ * libwebsockets context (protocols, REST and static mounts, security headers),
+ * runs the event loop with the group-commit and cleanup timers, reacts to
+ * SIGTERM (drain and exit 0) and SIGHUP (reload), and tears everything down. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "log.h"
+#include "proto_http.h"
+#include "ratelimit.h"
+#include "rest.h"
+#include "sb_err.h"
+#include "server.h"
+#include "session.h"
+#include "store.h"
+
+#define DB_FILE "scanbridge.db"
+#define WS_RX_BUFFER 2048
+#define DRAIN_MS 1000
+
+static volatile sig_atomic_t stop_requested, reload_requested;
+
+static struct {
+	struct sb_config *cfg;
+	int argc;
+	char **argv;
+	struct lws_context *ctx;
+	struct store *st;
+	struct auth *auth;
+	lws_sorted_usec_list_t flush_sul, cleanup_sul;
+	char web_root[PATH_MAX + 128];
+} D;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- timers ---- */
+
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+	session_flush();
+}
+
+static void schedule_flush(void)
+{
+	lws_sul_schedule(D.ctx, 0, &D.flush_sul, flush_cb, 1);
+}
+
+static void cleanup_cb(lws_sorted_usec_list_t *sul)
+{
+	session_cleanup();
+	iplimit_prune(clock_mono_ms());
+	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
+			 (lws_usec_t)D.cfg->cleanup_interval * LWS_US_PER_SEC);
+}
+
+/* ---- start-up ---- */
+
+static int open_data_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		log_error("cannot create the data dir", "dir=\"%s\" err=\"%s\"", dir, strerror(errno));
+		return SB_EIO;
+	}
+	if (access(dir, R_OK | W_OK | X_OK)) {
+		log_error("the data dir is not writable", "dir=\"%s\" err=\"%s\"", dir, strerror(errno));
+		return SB_EIO;
+	}
+	return 0;
+}
+
+static int open_state(void)
+{
+	char path[PATH_MAX + 32], err[256] = "";
+	int rc;
+
+	if ((rc = open_data_dir(D.cfg->data_dir)))
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", D.cfg->data_dir, DB_FILE);
+	if ((rc = store_open(&D.st, path, D.cfg->durability, err, sizeof(err)))) {
+		log_error("cannot open the database", "path=\"%s\" err=\"%s\"", path, err);
+		return rc;
+	}
+	if ((rc = auth_open(&D.auth, D.cfg->data_dir, err, sizeof(err)))) {
+		log_error("cannot use the appliance secret", "err=\"%s\"", err);
+		return rc;
+	}
+	return 0;
+}
+
+/* web_root, or <dir of the executable>/../share/scanbridge/web. */
+static void find_web_root(void)
+{
+	char exe[PATH_MAX], guess[PATH_MAX + 64];
+	ssize_t n;
+
+	if (D.cfg->web_root[0]) {
+		snprintf(D.web_root, sizeof(D.web_root), "%s", D.cfg->web_root);
+	} else if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(guess, sizeof(guess), "%s/../share/scanbridge/web", dirname(exe));
+		if (strlen(guess) >= PATH_MAX || !realpath(guess, D.web_root))
+			snprintf(D.web_root, sizeof(D.web_root), "%s", guess);
+	}
+	if (access(D.web_root, R_OK))
+		log_warn("web root not found; pages will answer 404", "dir=\"%s\"", D.web_root);
+	proto_http_set_web_root(D.web_root);
+}
+
+/* ---- libwebsockets ---- */
+
+static struct lws_protocols protocols[] = {
+	{ "http", proto_http_callback, 0, 0, 0, NULL, 0 },
+	{ "scanbridge.v1", proto_ws_callback, 0, WS_RX_BUFFER, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static const struct lws_protocol_vhost_options mime_json = {
+	NULL, NULL, ".json", "application/json" };
+static const struct lws_protocol_vhost_options mime_mjs = {
+	&mime_json, NULL, ".mjs", "text/javascript" };
+static const struct lws_protocol_vhost_options mime_js = {
+	&mime_mjs, NULL, ".js", "text/javascript" };
+
+/* Sent with every response, pages and API alike. */
+static const struct lws_protocol_vhost_options hdr_referrer = {
+	NULL, NULL, "referrer-policy:", "no-referrer" };
+static const struct lws_protocol_vhost_options hdr_frame = {
+	&hdr_referrer, NULL, "x-frame-options:", "DENY" };
+static const struct lws_protocol_vhost_options hdr_nosniff = {
+	&hdr_frame, NULL, "x-content-type-options:", "nosniff" };
+static const struct lws_protocol_vhost_options hdr_csp = {
+	&hdr_nosniff, NULL, "content-security-policy:",
+	"default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; "
+	"media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+	"frame-ancestors 'none'" };
+
+static struct lws_http_mount mounts[5];
+
+static void set_mount(int i, const char *at, const char *origin, enum lws_mount_protocols kind)
+{
+	struct lws_http_mount *m = &mounts[i];
+
+	memset(m, 0, sizeof(*m));
+	m->mount_next = i < 4 ? &mounts[i + 1] : NULL;
+	m->mountpoint = at;
+	m->mountpoint_len = (unsigned char)strlen(at);
+	m->origin = origin;
+	m->origin_protocol = (unsigned char)kind;
+	if (kind == LWSMPRO_FILE) {
+		m->def = "index.html";
+		m->extra_mimetypes = &mime_js;
+		m->cache_max_age = 0;
+	}
+}
+
+static void build_mounts(void)
+{
+	set_mount(0, "/api/v1", "http", LWSMPRO_CALLBACK);
+	set_mount(1, "/healthz", "http", LWSMPRO_CALLBACK);
+	set_mount(2, "/metrics", "http", LWSMPRO_CALLBACK);
+	set_mount(3, "/p", "http", LWSMPRO_CALLBACK);
+	set_mount(4, "/", D.web_root, LWSMPRO_FILE);
+}
+
+static int create_context(void)
+{
+	struct lws_context_creation_info info;
+
+	protocols[0].per_session_data_size = proto_http_pss_size();
+	protocols[1].per_session_data_size = proto_ws_pss_size();
+	build_mounts();
+	memset(&info, 0, sizeof(info));
+	info.port = D.cfg->port;
+	info.iface = D.cfg->bind;
+	info.protocols = protocols;
+	info.mounts = mounts;
+	info.headers = &hdr_csp;
+	info.vhost_name = "scanbridge";
+	info.server_string = "scanbridge";
+	info.timeout_secs = 10;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
+	D.ctx = lws_create_context(&info);
+	if (!D.ctx) {
+		log_error("cannot listen (is the port in use or the address wrong?)",
+			  "bind=%s port=%d", D.cfg->bind, D.cfg->port);
+		return SB_EIO;
+	}
+	return 0;
+}
+
+/* ---- run ---- */
+
+static void apply_reload(void)
+{
+	char err[512] = "";
+
+	reload_requested = 0;
+	if (config_reload(D.cfg, D.argc, D.argv, err, sizeof(err))) {
+		log_error("reload refused; keeping the running configuration", "err=\"%s\"", err);
+		return;
+	}
+	log_set_level(D.cfg->log_level);
+	store_set_durability(D.st, D.cfg->durability);
+	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
+			 (lws_usec_t)D.cfg->cleanup_interval * LWS_US_PER_SEC);
+	log_info("configuration reloaded", NULL);
+}
+
+static void drain(void)
+{
+	int64_t until = clock_mono_ms() + DRAIN_MS;
+
+	log_info("shutting down", NULL);
+	session_flush();
+	session_close_all(1001, "server shutting down");
+	session_flush();
+	while (proto_ws_connections() && clock_mono_ms() < until)
+		lws_service(D.ctx, 0);
+}
+
+static void run_loop(void)
+{
+	while (!stop_requested) {
+		if (lws_service(D.ctx, 0) < 0)
+			break;
+		if (reload_requested)
+			apply_reload();
+	}
+	drain();
+}
+
+static void teardown(void)
+{
+	if (D.ctx)
+		lws_context_destroy(D.ctx);
+	session_shutdown();
+	iplimit_reset();
+	store_close(D.st);
+	auth_close(D.auth);
+	memset(&D, 0, sizeof(D));
+}
+
+int server_run(struct sb_config *cfg, int argc, char **argv)
+{
+	int rc;
+
+	D.cfg = cfg;
+	D.argc = argc;
+	D.argv = argv;
+	install_signals();
+	find_web_root();
+	if ((rc = open_state()))
+		goto out;
+	session_init(cfg, D.st, D.auth, schedule_flush);
+	rest_init(cfg, D.st);
+	proto_http_set_config(cfg);
+	proto_ws_set_config(cfg);
+	if ((rc = create_context()))
+		goto out;
+	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
+			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);
+	log_info("listening", "url=%s data_dir=\"%s\" web_root=\"%s\"", cfg->public_url,
+		 cfg->data_dir, D.web_root);
+	printf("desktop: %s/\n", cfg->public_url);
+	fflush(stdout);
+	run_loop();
+out:
+	teardown();
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by session.c (registry, pairing, expiry, REST operations) and
+ * relay.c (the batch, scans, acks, forwards, replay, waiters). Not for the
+ * transport. */
+#ifndef SB_SESSION_INT_H
+#define SB_SESSION_INT_H
+#include "session.h"
+
+struct sess {
+	char id[SB_ID_MAX];
+	int64_t created_at, last_activity, persisted_activity; /* wall ms */
+	int64_t last_seq;        /* head, including the open batch */
+	int64_t committed_seq;   /* head that clients may see */
+	int64_t delivered_seq;
+	struct peer *peers;
+	struct waiter *waiters;  /* long-polls */
+	struct sess *hnext;      /* hash chain */
+	struct sess *touched_next;
+	bool touched, dead;
+};
+
+#define SESS_BUCKETS 4096
+
+struct session_state {
+	const struct sb_config *cfg;
+	struct store *st;
+	struct auth *auth;
+	session_schedule_fn schedule;
+	struct sess *buckets[SESS_BUCKETS];
+	struct sess *touched;        /* sessions written in the open batch */
+	struct sess *graveyard;      /* ended sessions, freed after the flush */
+	bool flush_scheduled;
+};
+
+extern struct session_state session__s;
+
+/* relay.c */
+int session__batch_begin(struct sess *s);
+void session__notify_desktops(struct sess *s, char *msg, bool after_commit);
+void session__send(struct peer *p, char *msg);
+void session__fail_waiters(struct sess *s, int rc);
+void session__batch_free(void);
+/* Sends msg (may be NULL; freed) to every peer of s, unlinks them and closes
+ * them with code/reason. */
+void session__unlink_all(struct sess *s, char *msg, int code, const char *reason);
+
+/* session.c */
+struct sess *session__get(const char *sid);          /* memory or store */
+void session__kill(struct sess *s, enum store_end_reason why);
+int64_t session__expires_at(const struct sess *s);
+int session__reload(struct sess *s);                 /* after a failed commit */
+bool session__scanner_connected(const struct sess *s, const char *scanner_id);
+
+#endif
