@@ -219,11 +219,14 @@ static void forward_scan(struct action *a)
 	for (struct peer *p = s->peers; p; p = p->next) {
 		if (p->role != SB_ROLE_DESKTOP || p->closing)
 			continue;
-		if (p->sent_seq == a->to - 1) {
+		/* A desktop that is replaying, or whose queue is filling up, falls
+		 * behind instead: the store has the scan and desktop_refill sends it
+		 * as the queue drains, so its memory stays bounded. */
+		if (p->sent_seq == a->to - 1 && p->ops->queued(p) < REPLAY_CHUNK) {
 			p->sent_seq = a->to;
 			session__send(p, strdup(a->msg));
 		} else if (p->sent_seq < a->to - 1) {
-			desktop_refill(p);   /* still replaying: the store has it */
+			desktop_refill(p);
 		}
 	}
 	metrics_inc(MC_SCANS_RELAYED);

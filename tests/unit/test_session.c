@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the session layer over a real store in a temp dir, with fake
+ * peers that record what they are sent and a stubbed clock: relay order, ack
+ * after commit, de-duplication, receipts, replay pacing and expiry arithmetic. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "auth.h"
+#include "check.h"
+#include "clock.h"
+#include "sb_err.h"
+#include "session.h"
+#include "store.h"
+
+#define MAXMSG 4096
+
+struct fake_peer {
+	struct peer p;
+	char *msgs[MAXMSG];
+	unsigned n, read;      /* read: messages the "client" consumed */
+	int close_code;
+};
+
+static int64_t now_ms = 1800000000000;
+static int64_t fake_wall(void) { return now_ms; }
+static int64_t fake_mono(void) { return now_ms; }
+
+static int fake_send(struct peer *p, char *msg)
+{
+	struct fake_peer *f = (struct fake_peer *)p;
+
+	if (f->n - f->read >= 256 || f->n == MAXMSG) {
+		free(msg);
+		return SB_ELIMIT;
+	}
+	f->msgs[f->n++] = msg;
+	return 0;
+}
+
+static void fake_close(struct peer *p, int code, const char *reason)
+{
+	((struct fake_peer *)p)->close_code = code;
+}
+
+static unsigned fake_queued(const struct peer *p)
+{
+	const struct fake_peer *f = (const struct fake_peer *)p;
+
+	return f->n - f->read;
+}
+
+static const struct peer_ops fake_ops = { fake_send, fake_close, fake_queued };
+
+static struct sb_config cfg;
+static struct store *st;
+static struct auth *au;
+static char dir[] = "/tmp/sbsessXXXXXX";
+static int flushes_requested;
+
+static void schedule(void) { flushes_requested++; }
+
+static void setup(void)
+{
+	char err[256], path[128];
+
+	now_ms = 1800000000000;
+	clock_stub(fake_wall, fake_mono);
+	CHECK(mkdtemp(dir) != NULL);
+	config_defaults(&cfg);
+	config_finish(&cfg, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	CHECK_EQ_INT(store_open(&st, path, SB_DURABILITY_NORMAL, err, sizeof(err)), 0);
+	CHECK_EQ_INT(auth_open(&au, dir, err, sizeof(err)), 0);
+	session_init(&cfg, st, au, schedule);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	session_shutdown();
+	store_close(st);
+	auth_close(au);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
+	clock_stub(NULL, NULL);
+}
+
+static void fake_init(struct fake_peer *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->p.ops = &fake_ops;
+	f->p.gauge = -1;
+}
+
+static void fake_free(struct fake_peer *f)
+{
+	session_peer_detach(&f->p);
+	for (unsigned i = 0; i < f->n; i++)
+		free(f->msgs[i]);
+	f->n = f->read = 0;
+}
+
+/* Next unread message's JSON, or NULL. */
+static cJSON *next_msg(struct fake_peer *f)
+{
+	if (f->read == f->n)
+		return NULL;
+	return cJSON_Parse(f->msgs[f->read++]);
+}
+
+static const char *type_of(cJSON *m)
+{
+	cJSON *t = cJSON_GetObjectItem(m, "type");
+
+	return cJSON_IsString(t) ? t->valuestring : "";
+}
+
+static double num(cJSON *m, const char *k)
+{
+	cJSON *v = cJSON_GetObjectItem(m, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static void hello(struct fake_peer *f, const char *token, int64_t last_seq)
+{
+	struct sb_client_msg m = { .type = SB_MSG_HELLO, .last_seq = last_seq };
+	cJSON *w;
+
+	snprintf(m.token, sizeof(m.token), "%s", token);
+	session_peer_message(&f->p, &m);
+	w = next_msg(f);
+	CHECK_STR(type_of(w), "welcome");
+	cJSON_Delete(w);
+}
+
+static void send_scan(struct fake_peer *f, const char *id, const char *code)
+{
+	struct sb_client_msg m = { .type = SB_MSG_SCAN };
+
+	snprintf(m.scan.id, sizeof(m.scan.id), "%s", id);
+	snprintf(m.scan.code, sizeof(m.scan.code), "%s", code);
+	m.scan.scanned_at = -1;
+	session_peer_message(&f->p, &m);
+}
+
+static void send_ack(struct fake_peer *f, int64_t seq)
+{
+	struct sb_client_msg m = { .type = SB_MSG_ACK, .seq = seq };
+
+	session_peer_message(&f->p, &m);
+}
+
+struct pair_of { struct session_opened o; struct session_paired p; };
+
+static void open_and_pair(struct pair_of *s)
+{
+	CHECK_EQ_INT(session_open(&s->o), 0);
+	CHECK_EQ_INT(session_pair(s->o.pair_code, "Till", &s->p), 0);
+	CHECK_EQ_INT(session_flush(), 0);
+}
+
+static void free_pair(struct pair_of *s)
+{
+	free(s->o.desktop_token);
+	free(s->p.scanner_token);
+}
+
+static void test_ack_only_after_commit(void)
+{
+	struct fake_peer d, sc;
+	struct pair_of s;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&d, s.o.desktop_token, 0);
+	hello(&sc, s.p.scanner_token, 0);
+	m = next_msg(&d); /* scanner_joined on connect */
+	CHECK_STR(type_of(m), "scanner_joined");
+	cJSON_Delete(m);
+	send_scan(&sc, "a1", "hello");
+	CHECK(next_msg(&sc) == NULL);  /* nothing before the commit */
+	CHECK(next_msg(&d) == NULL);
+	CHECK(flushes_requested > 0);
+	CHECK_EQ_INT(session_flush(), 0);
+	m = next_msg(&sc);
+	CHECK_STR(type_of(m), "ack");
+	CHECK_EQ_INT(num(m, "seq"), 1);
+	cJSON_Delete(m);
+	m = next_msg(&d);
+	CHECK_STR(type_of(m), "scan");
+	CHECK_EQ_INT(num(m, "seq"), 1);
+	cJSON_Delete(m);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_duplicate_keeps_seq_and_is_not_forwarded(void)
+{
+	struct fake_peer d, sc;
+	struct pair_of s;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	send_scan(&sc, "x", "1");
+	send_scan(&sc, "y", "2");
+	send_scan(&sc, "x", "1"); /* resent inside the same batch */
+	session_flush();
+	send_scan(&sc, "y", "2"); /* and after the commit */
+	session_flush();
+	int64_t want[][2] = { { 1, 0 }, { 2, 0 }, { 1, 1 }, { 2, 1 } };
+	for (int i = 0; i < 4; i++) {
+		m = next_msg(&sc);
+		CHECK_STR(type_of(m), "ack");
+		CHECK_EQ_INT(num(m, "seq"), want[i][0]);
+		CHECK_EQ_INT(cJSON_IsTrue(cJSON_GetObjectItem(m, "duplicate")), want[i][1]);
+		cJSON_Delete(m);
+	}
+	for (int i = 1; i <= 2; i++) {
+		m = next_msg(&d);
+		CHECK_EQ_INT(num(m, "seq"), i);
+		cJSON_Delete(m);
+	}
+	CHECK(next_msg(&d) == NULL);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_cumulative_ack_sends_each_receipt_once(void)
+{
+	struct fake_peer d, sc;
+	struct pair_of s;
+	char id[16];
+	int delivered = 0;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	for (int i = 0; i < 600; i++) {
+		snprintf(id, sizeof(id), "s%d", i);
+		send_scan(&sc, id, "code");
+		if (i % 100 == 99) {
+			session_flush();
+			sc.read = sc.n;      /* the client reads its acks */
+		}
+	}
+	send_ack(&d, 600);
+	session_flush();
+	/* receipts come a chunk at a time as the scanner's queue drains */
+	for (int round = 0; round < 20 && sc.read < sc.n; round++) {
+		while ((m = next_msg(&sc))) {
+			delivered += !strcmp(type_of(m), "delivered");
+			cJSON_Delete(m);
+		}
+		session_peer_writable(&sc.p);
+	}
+	CHECK_EQ_INT(delivered, 600);
+	CHECK_EQ_INT(sc.close_code, 0);
+	send_ack(&d, 600);           /* again: nothing new */
+	session_flush();
+	CHECK(next_msg(&sc) == NULL);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_resume_replays_in_order_without_overflow(void)
+{
+	struct fake_peer d, sc;
+	struct pair_of s;
+	char id[16];
+	int64_t expect = 101;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		send_scan(&sc, id, "code");
+		if (i % 100 == 99) {
+			session_flush();
+			sc.read = sc.n;
+		}
+	}
+	fake_init(&d);
+	hello(&d, s.o.desktop_token, 100);
+	for (int round = 0; round < 50 && expect <= 1000; round++) {
+		while ((m = next_msg(&d))) {
+			if (!strcmp(type_of(m), "scan"))
+				CHECK_EQ_INT(num(m, "seq"), expect++);
+			cJSON_Delete(m);
+		}
+		session_peer_writable(&d.p);
+	}
+	CHECK_EQ_INT(expect, 1001);
+	CHECK_EQ_INT(d.close_code, 0);
+	CHECK_EQ_INT(sc.close_code, 0);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_desktop_not_reading_falls_behind_then_catches_up(void)
+{
+	struct fake_peer d, sc;
+	struct pair_of s;
+	char id[16];
+	int64_t expect = 1;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&sc);
+	fake_init(&d);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "b%d", i);
+		send_scan(&sc, id, "code");
+		if (i % 100 == 99) {
+			session_flush();
+			sc.read = sc.n;
+		}
+	}
+	CHECK(d.n - d.read <= 256);    /* bounded while it does not read */
+	CHECK_EQ_INT(d.close_code, 0);
+	for (int round = 0; round < 100 && expect <= 2000; round++) {
+		while ((m = next_msg(&d))) {
+			if (!strcmp(type_of(m), "scan"))
+				CHECK_EQ_INT(num(m, "seq"), expect++);
+			cJSON_Delete(m);
+		}
+		session_peer_writable(&d.p);
+	}
+	CHECK_EQ_INT(expect, 2001);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_expiry_slides_and_caps(void)
+{
+	struct fake_peer d;
+	struct pair_of s;
+	struct session_info si;
+	struct auth_claims c;
+	struct sess *sp;
+	struct sb_client_msg ping = { .type = SB_MSG_PING };
+	int64_t t0;
+	cJSON *m;
+
+	setup();
+	cfg.session_ttl = 600;
+	cfg.session_max_age = 3600;
+	t0 = now_ms;
+	open_and_pair(&s);
+	CHECK_EQ_INT(s.o.expires_at, t0 + 600000);
+	fake_init(&d);
+	hello(&d, s.o.desktop_token, 0);
+	/* a ping every 5 minutes keeps it alive, until the maximum age */
+	for (int i = 1; i <= 11; i++) {
+		now_ms = t0 + i * 300000;
+		session_peer_message(&d.p, &ping);
+		session_cleanup();
+		session_flush();
+		while ((m = next_msg(&d))) {
+			CHECK_STR(type_of(m), "pong");
+			cJSON_Delete(m);
+		}
+	}
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
+	session_info(sp, &si);
+	CHECK_EQ_INT(si.expires_at, t0 + 3600000); /* capped by max age */
+	now_ms = t0 + 3600000;
+	session_cleanup();
+	session_flush();
+	m = next_msg(&d);
+	CHECK_STR(type_of(m), "session_expired");
+	cJSON_Delete(m);
+	CHECK_EQ_INT(d.close_code, 4004);
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EEXPIRED);
+	fake_free(&d);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_idle_session_expires_after_ttl(void)
+{
+	struct pair_of s;
+	struct auth_claims c;
+	struct sess *sp;
+
+	setup();
+	cfg.session_ttl = 600;
+	open_and_pair(&s);
+	now_ms += 599000;
+	session_cleanup();
+	session_flush();
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
+	now_ms += 600000 - 1;            /* the authorize above was activity */
+	session_cleanup();
+	session_flush();
+	CHECK_EQ_INT(session_authorize(s.p.scanner_token, NULL, SB_ROLE_SCANNER, &sp, &c), 0);
+	now_ms += 600000;
+	session_cleanup();
+	session_flush();
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EEXPIRED);
+	free_pair(&s);
+	teardown();
+}
+
+static void test_roles_and_revocation(void)
+{
+	struct pair_of s, other;
+	struct auth_claims c;
+	struct sess *sp;
+	struct fake_peer d, sc;
+	struct sb_client_msg kick = { .type = SB_MSG_KICK };
+
+	setup();
+	open_and_pair(&s);
+	open_and_pair(&other);
+	CHECK_EQ_INT(session_authorize(s.p.scanner_token, s.o.sid, SB_ROLE_DESKTOP, &sp, &c), SB_EFORBIDDEN);
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, other.o.sid, SB_ROLE_DESKTOP, &sp, &c), SB_EFORBIDDEN);
+	CHECK_EQ_INT(session_authorize("garbage", NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EAUTH);
+	CHECK_EQ_INT(session_pair(s.o.pair_code, "again", &other.p), SB_ENOTFOUND); /* single use */
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&d, s.o.desktop_token, 0);
+	hello(&sc, s.p.scanner_token, 0);
+	snprintf(kick.scanner, sizeof(kick.scanner), "%s", s.p.scanner);
+	session_peer_message(&d.p, &kick);
+	session_flush();
+	CHECK_EQ_INT(sc.close_code, 4003);
+	CHECK_EQ_INT(session_authorize(s.p.scanner_token, NULL, SB_ROLE_SCANNER, &sp, &c), SB_EKICKED);
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
+	session_end(sp);
+	session_flush();
+	CHECK_EQ_INT(d.close_code, 4004);
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EGONE);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	free(other.o.desktop_token);
+	free(other.p.scanner_token);
+	teardown();
+}
+
+static void test_scanner_cap(void)
+{
+	struct session_opened o;
+	struct session_paired p;
+	char code[SB_ID_MAX], url[512];
+	int64_t exp;
+	struct auth_claims c;
+	struct sess *sp;
+
+	setup();
+	cfg.max_scanners = 2;
+	CHECK_EQ_INT(session_open(&o), 0);
+	session_flush();
+	CHECK_EQ_INT(session_authorize(o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(session_new_pair_code(sp, code, url, &exp), 0);
+		session_flush();
+		int rc = session_pair(code, "x", &p);
+		CHECK_EQ_INT(rc, i < 2 ? 0 : SB_ELIMIT);
+		session_flush();
+		if (!rc)
+			free(p.scanner_token);
+	}
+	/* refused for the cap: the code stays usable */
+	CHECK_EQ_INT(store_pair_code_valid(st, code, now_ms), 0);
+	free(o.desktop_token);
+	teardown();
+}
+
+TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is_not_forwarded),
+	  TEST(test_cumulative_ack_sends_each_receipt_once),
+	  TEST(test_resume_replays_in_order_without_overflow),
+	  TEST(test_desktop_not_reading_falls_behind_then_catches_up), TEST(test_expiry_slides_and_caps),
+	  TEST(test_idle_session_expires_after_ttl), TEST(test_roles_and_revocation),
+	  TEST(test_scanner_cap))
