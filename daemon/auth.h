@@ -25,18 +25,21 @@ struct auth_claims {
 
 /* Loads <data_dir>/secret, creating it (0600, O_EXCL) when absent. Refuses a
  * secret file of the wrong size or readable by group/others. Returns 0, or
- * SB_EIO / SB_ECONFIG with a one-line reason in err. */
+ * SB_EIO / SB_ECONFIG (or SB_ENOMEM) with a one-line reason in err. */
 int auth_open(struct auth **out, const char *data_dir, char *err, size_t errlen);
 
 /* Wipes the key and frees. NULL is fine. */
 void auth_close(struct auth *a);
 
-/* Signs a token. *token_out is malloc'd (free()). Returns 0 or SB_ENOMEM. */
+/* Signs a token. *token_out is malloc'd (free()). Returns 0, SB_ENOMEM, or
+ * SB_EINVAL for claims auth_verify would refuse (sid/sub not 1..SB_ID_MAX-1 chars
+ * of [A-Za-z0-9_-], unknown role, negative iat/exp). */
 int auth_issue(const struct auth *a, const struct auth_claims *c, char **token_out);
 
 /* Verifies signature (HS256 only, alg none and others refused), the presence and
  * types of all claims, a known role, and exp > now_s. Returns 0 and fills *out,
- * SB_EEXPIRED when only exp failed, SB_EAUTH for anything else. */
+ * SB_EEXPIRED when only exp failed, SB_EAUTH for anything else. On SB_EEXPIRED
+ * *out is filled too (the claims are authentic); on SB_EAUTH it is zeroed. */
 int auth_verify(const struct auth *a, const char *token, int64_t now_s,
 		struct auth_claims *out);
 
