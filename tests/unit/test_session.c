@@ -438,6 +438,7 @@ static void test_idle_session_expires_after_ttl(void)
 static void test_roles_and_revocation(void)
 {
 	struct pair_of s, other;
+	struct session_paired again;
 	struct auth_claims c;
 	struct sess *sp;
 	struct fake_peer d, sc;
@@ -449,7 +450,7 @@ static void test_roles_and_revocation(void)
 	CHECK_EQ_INT(session_authorize(s.p.scanner_token, s.o.sid, SB_ROLE_DESKTOP, &sp, &c), SB_EFORBIDDEN);
 	CHECK_EQ_INT(session_authorize(s.o.desktop_token, other.o.sid, SB_ROLE_DESKTOP, &sp, &c), SB_EFORBIDDEN);
 	CHECK_EQ_INT(session_authorize("garbage", NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EAUTH);
-	CHECK_EQ_INT(session_pair(s.o.pair_code, "again", &other.p), SB_ENOTFOUND); /* single use */
+	CHECK_EQ_INT(session_pair(s.o.pair_code, "again", &again), SB_ENOTFOUND); /* single use */
 	fake_init(&d);
 	fake_init(&sc);
 	hello(&d, s.o.desktop_token, 0);
