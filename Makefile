@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps test-deps build run test test-unit test-asan install clean
+.PHONY: all deps test-deps build run test test-asan install clean cross-arm64
 
 all: build
 
@@ -40,3 +40,13 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Cross build for arm64 (Raspberry Pi) against a Debian sysroot; the unit tests
+# run under qemu-user. Needs: mmdebstrap gcc-aarch64-linux-gnu qemu-user.
+SYSROOT_ARM64 ?= sysroot-arm64
+cross-arm64:
+	@scripts/install-deps.sh cross
+	[ -d $(SYSROOT_ARM64)/usr/include ] || scripts/make-sysroot.sh arm64 $(SYSROOT_ARM64)
+	cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-arm64.cmake -DSB_SYSROOT=$(abspath $(SYSROOT_ARM64))
+	cmake --build build-arm64 -j $(JOBS)
+	ctest --test-dir build-arm64 -R unit --output-on-failure -j $(JOBS)

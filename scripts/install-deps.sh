@@ -3,13 +3,18 @@
 # and `make test` work on a fresh Debian bookworm machine.
 #   scripts/install-deps.sh build   - compiler and libraries
 #   scripts/install-deps.sh test    - build + what the test suite drives
+#   scripts/install-deps.sh cross   - build + the arm64 cross toolchain
 set -euo pipefail
 build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
             libjwt-dev libcjson-dev libqrencode-dev libssl-dev)
-test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind)
+test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind zbar-tools)
+cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu qemu-user)
 
 pkgs=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && pkgs+=("${test_pkgs[@]}")
+case "${1:-build}" in
+test) pkgs+=("${test_pkgs[@]}") ;;
+cross) pkgs+=("${cross_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
