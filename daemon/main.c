@@ -15,7 +15,7 @@ int main(int argc, char **argv)
 
 	if (config_parse(&cfg, argc, argv, stdout, &action, err, sizeof(err))) {
 		fprintf(stderr, "scanbridged: %s\n", err);
-		return 2;
+		return 1;
 	}
 	if (action == SB_EXIT_OK)
 		return 0;

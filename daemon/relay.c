@@ -374,10 +374,12 @@ static void settle_touched(int rc)
 		s->touched_next = NULL;
 		if (s->dead)
 			continue;
-		if (rc)
+		if (rc) {
 			session__reload(s);
-		else
+		} else {
+			s->committed_seq = s->last_seq;
 			wake_waiters(s);
+		}
 	}
 }
 
@@ -521,14 +523,24 @@ static void peer_ack(struct peer *p, int64_t seq)
 
 /* ---- kick ---- */
 
+static void peer_unlink(struct peer *p);
+
+/* Closes a scanner's sockets and takes them out of the session at once, so
+ * their later CLOSED callbacks do not announce a second scanner_left. */
 static void close_scanner_peers(struct sess *s, const char *scanner_id, int code,
 				const char *reason)
 {
-	for (struct peer *p = s->peers; p; p = p->next) {
-		if (p->role == SB_ROLE_SCANNER && !p->closing && !strcmp(p->scanner, scanner_id)) {
+	struct peer *p = s->peers, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (p->role != SB_ROLE_SCANNER || strcmp(p->scanner, scanner_id))
+			continue;
+		if (!p->closing) {
 			p->closing = true;
 			p->ops->close(p, code, reason);
 		}
+		peer_unlink(p);
 	}
 }
 
