@@ -196,6 +196,9 @@ static void dispatch(struct http_pss *pss)
 	if (rest_dispatch(&pss->rq, &pss->rs, &pss->poll) == REST_PARKED) {
 		pss->phase = PH_WAITING;
 		pss->poll_armed = true;
+		/* lws's own idle timeout (timeout_secs, 10 s) would drop a longer
+		 * wait; our timer answers it, lws only guards against a stuck one */
+		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, pss->poll.wait_ms / 1000 + 10);
 		lws_sul_schedule(lws_get_context(pss->wsi), 0, &pss->poll_sul, poll_timeout_cb,
 				 (lws_usec_t)pss->poll.wait_ms * LWS_US_PER_MS);
 		return;

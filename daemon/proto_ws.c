@@ -18,6 +18,11 @@
 #include "sb_err.h"
 #include "session.h"
 
+#define CLOSE_LINGER_S 3
+/* lws 4.1 keeps LWS_WRITE_CLOSE (4) private to steer users to lws_close_reason,
+ * but its ws write path frames value 4 as a close frame. */
+#define SB_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
 struct qmsg {
 	struct qmsg *next;
 	size_t len;
@@ -35,7 +40,7 @@ struct ws_pss {
 	struct token_bucket bucket;
 	int strikes;                /* rate_limited answers in a row */
 	lws_sorted_usec_list_t hello_sul;
-	bool hello_armed, close_pending, ip_counted, established;
+	bool hello_armed, close_pending, close_started, ip_counted, established;
 	int close_code;
 	char close_reason[124]; /* a close frame carries at most 123 bytes of reason */
 	char ip[64];
@@ -289,6 +294,26 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 
 /* ---- writing ---- */
 
+/* Sends our close frame and lingers: the socket stays open until the client
+ * answers with its own close (lws then finishes the handshake) or a timeout.
+ * Closing at once (returning -1 from WRITEABLE) resets the connection when the
+ * client is still sending, and the reset eats the close frame and the last
+ * messages on the client side — exactly what a rate-limited flooder must see. */
+static int send_close_frame(struct ws_pss *pss)
+{
+	unsigned char buf[LWS_PRE + 2 + sizeof(pss->close_reason)];
+	size_t n = strlen(pss->close_reason);
+
+	pss->close_started = true;
+	buf[LWS_PRE] = (unsigned char)(pss->close_code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)(pss->close_code & 0xff);
+	memcpy(buf + LWS_PRE + 2, pss->close_reason, n);
+	if (lws_write(pss->wsi, buf + LWS_PRE, n + 2, SB_LWS_WRITE_CLOSE) < 0)
+		return -1;
+	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_LINGER_S);
+	return 0;
+}
+
 static int on_writeable(struct ws_pss *pss)
 {
 	struct qmsg *q = pss->qhead;
@@ -312,11 +337,8 @@ static int on_writeable(struct ws_pss *pss)
 		session_peer_writable(&pss->peer); /* a replaying desktop gets its next chunk */
 	if (pss->qhead)
 		return 0;
-	if (pss->close_pending) {
-		lws_close_reason(pss->wsi, (enum lws_close_status)pss->close_code,
-				 (unsigned char *)pss->close_reason, strlen(pss->close_reason));
-		return -1;
-	}
+	if (pss->close_pending && !pss->close_started)
+		return send_close_frame(pss);
 	return 0;
 }
 

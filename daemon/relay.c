@@ -635,6 +635,15 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 	 * delivered_seq are implied by welcome */
 	p->sent_seq = c.role == SB_ROLE_DESKTOP ? m->last_seq : s->delivered_seq;
 	peer_link(s, p);
+	if (p->sent_seq > s->committed_seq) {
+		/* it claims scans the session never had (restored from another
+		 * database?): say so, and send from the real head on */
+		p->sent_seq = s->committed_seq;
+		session__send(p, welcome_for(p));
+		session_peer_error(p, "invalid_request", "last_seq: above the session's last scan", NULL);
+		peer_set_gauge(p, MG_CONN_DESKTOP);
+		return;
+	}
 	peer_set_gauge(p, c.role == SB_ROLE_DESKTOP ? MG_CONN_DESKTOP : MG_CONN_SCANNER);
 	session__send(p, welcome_for(p));
 	if (c.role == SB_ROLE_DESKTOP) {

@@ -577,3 +577,25 @@ def test_rest_405_method_not_allowed(daemon):
         allow = {m.strip().upper() for m in (r.headers.get("Allow") or "").split(",") if m.strip()}
         assert allowed <= allow, f"{method} {path}: Allow {r.headers.get('Allow')!r}"
         assert method not in allow
+
+
+def test_desktop_last_seq_above_head_is_refused_and_clamped(daemon):
+    """A desktop claiming scans the session never had gets invalid_request and
+    then every new scan from the real head on."""
+    async def body():
+        s = daemon.session(scanners=1)
+        d = await WS.open(daemon)
+        await d.send({"type": "hello", "token": s.desktop_token, "last_seq": 50})
+        w = await d.expect("welcome")
+        assert w["last_seq"] == 0
+        await d.expect("error", code="invalid_request")
+        sc = await WS.open(daemon)
+        await sc.send({"type": "hello", "token": s.scanner["token"]})
+        await sc.expect("welcome")
+        await sc.send({"type": "scan", "id": "first", "code": "abc"})
+        await sc.expect("ack", seq=1)
+        m = await d.recv()
+        while m["type"] != "scan":
+            m = await d.recv()
+        assert m["seq"] == 1 and m["id"] == "first"
+    run(body())

@@ -2,6 +2,7 @@
 """Every REST row of PROTOCOL.md, with the behaviour fixed by docs/architecture.md."""
 import re
 import shutil
+import threading
 import time
 
 from sbtest import (B64URL, EAN13, SCAN_FIELDS, SLOW, V1, WS, Background, assert_error,
@@ -357,3 +358,26 @@ def test_public_url_sets_pair_url(daemon_factory):
     d = daemon_factory("--public-url", "https://scanbridge.local")
     c = d.create_session()
     assert c["pair_url"] == "https://scanbridge.local/p#" + c["pair_code"]
+
+
+def test_long_poll_outlives_the_idle_timeout(daemon):
+    """A wait longer than lws's 10 s idle timeout is still answered, and woken."""
+    s = daemon.session(scanners=1)
+    out = {}
+
+    def poll():
+        t0 = time.monotonic()
+        out["r"] = daemon.api("GET", f"{V1}/sessions/{s.sid}/scans?after=0&wait=14",
+                              token=s.desktop_token, timeout=30)
+        out["dt"] = time.monotonic() - t0
+
+    th = threading.Thread(target=poll)
+    th.start()
+    time.sleep(11.0)
+    r = daemon.api("POST", f"{V1}/sessions/{s.sid}/scans", token=s.scanner["token"],
+                   json={"id": "late-1", "code": "4006381333931", "format": "EAN_13"})
+    assert r.status == 201, r
+    th.join(20)
+    assert out["r"].status == 200, out["r"]
+    assert [x["id"] for x in out["r"].json["scans"]] == ["late-1"]
+    assert 10.9 <= out["dt"] < 13.0, out["dt"]
