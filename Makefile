@@ -29,11 +29,38 @@ run: build
 test: test-deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 
 test-asan: test-deps
 	cmake -S . -B $(ASAN_BUILD) -DSB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (tests/fuzz), built with clang + ASan/UBSan in $(FUZZ_BUILD).
+# test-fuzz gives each a few seconds under CTest; fuzz runs each FUZZ_SECONDS on
+# its seed corpus, keeping new inputs in $(FUZZ_BUILD)/fuzz-corpus/<target> and
+# crashes in $(FUZZ_BUILD)/fuzz-artifacts/ (the checked-in seeds stay as they are).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+.PHONY: fuzz test-fuzz
+
+test-fuzz: test-deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DSB_FUZZ=ON $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure
+
+fuzz: test-deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DSB_FUZZ=ON $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@mkdir -p $(FUZZ_BUILD)/fuzz-artifacts
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+		echo "== $$t: $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FUZZ_BUILD)/fuzz-corpus/$$t; \
+		$(FUZZ_BUILD)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/fuzz-artifacts/$$t- \
+			$(FUZZ_BUILD)/fuzz-corpus/$$t tests/fuzz/corpus/$$t || rc=1; \
+	done; exit $$rc
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

@@ -379,5 +379,5 @@ def test_long_poll_outlives_the_idle_timeout(daemon):
     assert r.status == 201, r
     th.join(20)
     assert out["r"].status == 200, out["r"]
-    assert [x["id"] for x in out["r"].json["scans"]] == ["late-1"]
+    assert [x["id"] for x in out["r"].body["scans"]] == ["late-1"]
     assert 10.9 <= out["dt"] < 13.0, out["dt"]
