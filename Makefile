@@ -66,7 +66,7 @@ install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz build-arm64
 
 # Cross build for arm64 (Raspberry Pi) against a Debian sysroot; the unit tests
 # run under qemu-user. Needs: mmdebstrap gcc-aarch64-linux-gnu qemu-user.

@@ -4,6 +4,7 @@
  * HELP and TYPE lines. Errors answered to clients are counted per wire code from
  * a fixed table; anything not in it counts as "other". */
 #include "metrics.h"
+#include "strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -149,41 +150,6 @@ void metrics_reset(void)
 
 /* ---- rendering ---- */
 
-struct mbuf {
-	char *s;
-	size_t len, cap;
-	int oom;
-};
-
-static void out(struct mbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n >= b->cap - b->len) {
-		size_t cap = (b->len + (size_t)n + 1) * 2;
-		char *s = realloc(b->s, cap);
-		if (!s) {
-			b->oom = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	if (n < 0)
-		b->oom = 1;
-	else
-		b->len += (size_t)n;
-}
-
 /* Shortest text that reads back as the same double (Prometheus clients do this). */
 static void fmt_double(char *buf, size_t size, double v)
 {
@@ -194,38 +160,38 @@ static void fmt_double(char *buf, size_t size, double v)
 	}
 }
 
-static void header(struct mbuf *b, const char *name, const char *help, const char *type)
+static void header(struct strbuf *b, const char *name, const char *help, const char *type)
 {
-	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void render_gauges(struct mbuf *b)
+static void render_gauges(struct strbuf *b)
 {
 	for (int g = 0; g < MG_COUNT; g++) {
 		const struct gauge_def *d = &gauge_defs[g];
 		if (d->help)
 			header(b, d->name, d->help, "gauge");
 		if (d->label)
-			out(b, "%s{%s} %lld\n", d->name, d->label, (long long)gauges[g]);
+			strbuf_printf(b, "%s{%s} %lld\n", d->name, d->label, (long long)gauges[g]);
 		else
-			out(b, "%s %lld\n", d->name, (long long)gauges[g]);
+			strbuf_printf(b, "%s %lld\n", d->name, (long long)gauges[g]);
 	}
 }
 
-static void render_counters(struct mbuf *b)
+static void render_counters(struct strbuf *b)
 {
 	for (int c = 0; c < MC_COUNT; c++) {
 		header(b, counter_defs[c].name, counter_defs[c].help, "counter");
-		out(b, "%s %lld\n", counter_defs[c].name, (long long)counters[c]);
+		strbuf_printf(b, "%s %lld\n", counter_defs[c].name, (long long)counters[c]);
 	}
 	header(b, "scanbridge_errors_total", "Errors answered to clients, by wire code.",
 	       "counter");
 	for (size_t i = 0; i < N_ERROR_CODES; i++)
-		out(b, "scanbridge_errors_total{code=\"%s\"} %lld\n", error_codes[i],
+		strbuf_printf(b, "scanbridge_errors_total{code=\"%s\"} %lld\n", error_codes[i],
 		    (long long)errors[i]);
 }
 
-static void render_histogram(struct mbuf *b, const struct metric_def *d,
+static void render_histogram(struct strbuf *b, const struct metric_def *d,
 			     const struct histogram *h)
 {
 	char num[32];
@@ -235,32 +201,24 @@ static void render_histogram(struct mbuf *b, const struct metric_def *d,
 	for (int i = 0; i < HIST_BUCKETS; i++) {
 		cum += h->bucket[i];
 		fmt_double(num, sizeof num, bucket_le[i]);
-		out(b, "%s_bucket{le=\"%s\"} %llu\n", d->name, num, (unsigned long long)cum);
+		strbuf_printf(b, "%s_bucket{le=\"%s\"} %llu\n", d->name, num, (unsigned long long)cum);
 	}
-	out(b, "%s_bucket{le=\"+Inf\"} %llu\n", d->name, (unsigned long long)h->count);
+	strbuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", d->name, (unsigned long long)h->count);
 	fmt_double(num, sizeof num, h->sum);
-	out(b, "%s_sum %s\n%s_count %llu\n", d->name, num, d->name,
+	strbuf_printf(b, "%s_sum %s\n%s_count %llu\n", d->name, num, d->name,
 	    (unsigned long long)h->count);
 }
 
 int metrics_render(char **outp, size_t *len)
 {
-	struct mbuf b = { malloc(8192), 0, 8192, 0 };
+	struct strbuf b;
 
 	*outp = NULL;
-	if (!b.s)
+	if (strbuf_init(&b, 8192))
 		return SB_ENOMEM;
-	b.s[0] = '\0';
 	render_gauges(&b);
 	render_counters(&b);
 	for (int h = 0; h < MH_COUNT; h++)
 		render_histogram(&b, &hist_defs[h], &hists[h]);
-	if (b.oom) {
-		free(b.s);
-		return SB_ENOMEM;
-	}
-	*outp = b.s;
-	if (len)
-		*len = b.len;
-	return 0;
+	return strbuf_finish(&b, outp, len);
 }

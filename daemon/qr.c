@@ -4,6 +4,7 @@
  * and one black path of merged horizontal runs (served as /qr.svg), and UTF-8
  * half-block art for terminals (scanner-sim, make run). */
 #include "qr.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <qrencode.h>
@@ -15,67 +16,6 @@
 #include "sb_err.h"
 
 #define QR_QUIET 4 /* modules of light margin on each side, as ISO 18004 asks */
-
-/* A growable, always NUL-terminated string. */
-struct qbuf {
-	char *s;
-	size_t len, cap;
-	int oom;
-};
-
-static void qbuf_printf(struct qbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n >= b->cap - b->len) {
-		size_t cap = (b->len + (size_t)n + 1) * 2;
-		char *s = realloc(b->s, cap);
-		if (!s) {
-			b->oom = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-		va_start(ap, fmt);
-		vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	b->len += (size_t)n;
-}
-
-static int qbuf_init(struct qbuf *b, size_t cap)
-{
-	b->len = 0;
-	b->cap = cap;
-	b->oom = 0;
-	b->s = malloc(cap);
-	if (b->s)
-		b->s[0] = '\0';
-	return b->s ? 0 : SB_ENOMEM;
-}
-
-/* Hands the string over (*out, *len) or frees it on OOM. */
-static int qbuf_finish(struct qbuf *b, char **out, size_t *len)
-{
-	if (b->oom) {
-		free(b->s);
-		return SB_ENOMEM;
-	}
-	*out = b->s;
-	if (len)
-		*len = b->len;
-	return 0;
-}
 
 static int qr_encode(const char *text, QRcode **out)
 {
@@ -96,7 +36,7 @@ static int dark(const QRcode *q, int x, int y)
 }
 
 /* One "MxyhNv1h-Nz" subpath per horizontal run of dark modules. */
-static void svg_path(struct qbuf *b, const QRcode *q)
+static void svg_path(struct strbuf *b, const QRcode *q)
 {
 	for (int y = 0; y < q->width; y++) {
 		for (int x = 0; x < q->width;) {
@@ -107,7 +47,7 @@ static void svg_path(struct qbuf *b, const QRcode *q)
 				x++;
 				continue;
 			}
-			qbuf_printf(b, "M%d %dh%dv1h-%dz", x + QR_QUIET, y + QR_QUIET, run, run);
+			strbuf_printf(b, "M%d %dh%dv1h-%dz", x + QR_QUIET, y + QR_QUIET, run, run);
 			x += run;
 		}
 	}
@@ -116,26 +56,26 @@ static void svg_path(struct qbuf *b, const QRcode *q)
 int qr_svg(const char *text, char **svg_out, size_t *len)
 {
 	QRcode *q = NULL;
-	struct qbuf b;
+	struct strbuf b;
 	int rc, w;
 
 	*svg_out = NULL;
 	if ((rc = qr_encode(text, &q)) != 0)
 		return rc;
-	if (qbuf_init(&b, 4096) != 0) {
+	if (strbuf_init(&b, 4096) != 0) {
 		QRcode_free(q);
 		return SB_ENOMEM;
 	}
 	w = q->width + 2 * QR_QUIET;
-	qbuf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+	strbuf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
 		    "shape-rendering=\"crispEdges\" role=\"img\" "
 		    "aria-label=\"Pairing QR code\">\n", w, w);
-	qbuf_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w, w);
-	qbuf_printf(&b, "<path fill=\"#000\" d=\"");
+	strbuf_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w, w);
+	strbuf_printf(&b, "<path fill=\"#000\" d=\"");
 	svg_path(&b, q);
-	qbuf_printf(&b, "\"/>\n</svg>\n");
+	strbuf_printf(&b, "\"/>\n</svg>\n");
 	QRcode_free(q);
-	return qbuf_finish(&b, svg_out, len);
+	return strbuf_finish(&b, svg_out, len);
 }
 
 /* Light modules print as full blocks, dark ones as blanks: on the usual dark
@@ -154,22 +94,22 @@ static const char *half_block(int top_dark, int bottom_dark)
 int qr_text(const char *text, char **out)
 {
 	QRcode *q = NULL;
-	struct qbuf b;
+	struct strbuf b;
 	int rc, lo = -QR_QUIET, hi;
 
 	*out = NULL;
 	if ((rc = qr_encode(text, &q)) != 0)
 		return rc;
 	hi = q->width + QR_QUIET; /* rows lo..hi-1; an odd count pads one light row */
-	if (qbuf_init(&b, (size_t)(hi - lo) * (size_t)(hi - lo) * 2 + 64) != 0) {
+	if (strbuf_init(&b, (size_t)(hi - lo) * (size_t)(hi - lo) * 2 + 64) != 0) {
 		QRcode_free(q);
 		return SB_ENOMEM;
 	}
 	for (int y = lo; y < hi; y += 2) {
 		for (int x = lo; x < hi; x++)
-			qbuf_printf(&b, "%s", half_block(dark(q, x, y), dark(q, x, y + 1)));
-		qbuf_printf(&b, "\n");
+			strbuf_printf(&b, "%s", half_block(dark(q, x, y), dark(q, x, y + 1)));
+		strbuf_printf(&b, "\n");
 	}
 	QRcode_free(q);
-	return qbuf_finish(&b, out, NULL);
+	return strbuf_finish(&b, out, NULL);
 }
