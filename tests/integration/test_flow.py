@@ -2,6 +2,7 @@
 """The WebSocket flows of PROTOCOL.md end to end: pair, scan, ack, delivered,
 presence, duplicates, fan-out, isolation, kick, ping, resume."""
 import asyncio
+import json
 
 from sbtest import (EAN13, EAN8, SUBPROTOCOL, V1, WS, assert_error, gtin, hello_scanner,
                     now_ms, open_desktop, open_scanner, run, scan_msg)
@@ -502,4 +503,21 @@ def test_rest_scan_is_forwarded_live_and_rest_ack_sends_delivered(daemon):
         assert r.status == 204, r
         await sc.expect("delivered", id="rest-1", seq=1)
         await sc.barrier()
+    run(body())
+
+
+def test_fragmented_messages_are_reassembled(daemon):
+    """A scan split over several WebSocket fragments (as proxies and busy
+    clients do) is one message; a fragmented message over 16 KiB closes 1009."""
+    async def body():
+        s = daemon.session(scanners=1)
+        sc, _ = await open_scanner(daemon, s.scanner["token"])
+        text = json.dumps({"type": "scan", "id": "frag-1", "code": "4006381333931",
+                           "format": "EAN_13"})
+        parts = [text[:7], text[7:20], text[20:]]
+        await sc.conn.send(iter(parts))
+        await sc.expect("ack", id="frag-1", seq=1, duplicate=False)
+        big = '{"type":"ping","pad":"' + "x" * 17000 + '"}'
+        await sc.conn.send(iter([big[i:i + 4000] for i in range(0, len(big), 4000)]))
+        await sc.expect_close(1009)
     run(body())
