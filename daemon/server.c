@@ -209,7 +209,8 @@ static int create_context(void)
 	info.vhost_name = "scanbridge";
 	info.server_string = "scanbridge";
 	info.timeout_secs = 10;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
+		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
 	D.ctx = lws_create_context(&info);
 	if (!D.ctx) {
 		log_error("cannot listen (is the port in use or the address wrong?)",
