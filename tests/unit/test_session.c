@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "auth.h"
 #include "check.h"
@@ -364,6 +365,68 @@ static void test_desktop_not_reading_falls_behind_then_catches_up(void)
 	teardown();
 }
 
+/* Makes the next COMMIT of a batch holding a scan id starting with "boom" fail,
+ * from a second connection: a trigger inserts a row violating a deferred
+ * foreign key, which SQLite only checks at COMMIT. */
+static void inject_commit_failure(void)
+{
+	char path[128];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db,
+		"CREATE TABLE inj_parent(id INTEGER PRIMARY KEY);"
+		"CREATE TABLE inj_child(pid INTEGER REFERENCES inj_parent(id)"
+		" DEFERRABLE INITIALLY DEFERRED);"
+		"CREATE TRIGGER inj AFTER INSERT ON scans WHEN NEW.client_id LIKE 'boom%'"
+		" BEGIN INSERT INTO inj_child VALUES(42); END;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_failed_commit_acks_nothing_and_rewinds(void)
+{
+	struct fake_peer d, sc;
+	struct pair_of s;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	inject_commit_failure();
+	send_scan(&sc, "ok1", "1");
+	send_scan(&sc, "boom1", "2");
+	CHECK(session_flush() != 0);
+	for (int i = 0; i < 2; i++) {
+		m = next_msg(&sc);
+		CHECK_STR(type_of(m), "error");
+		CHECK_STR(cJSON_GetObjectItem(m, "code")->valuestring, "unavailable");
+		CHECK_STR(cJSON_GetObjectItem(m, "id")->valuestring, i ? "boom1" : "ok1");
+		cJSON_Delete(m);
+	}
+	CHECK(next_msg(&d) == NULL);     /* nothing forwarded */
+	send_scan(&sc, "ok2", "3");
+	send_scan(&sc, "ok1", "1");       /* resent: it was never stored */
+	CHECK_EQ_INT(session_flush(), 0);
+	for (int i = 1; i <= 2; i++) {
+		m = next_msg(&sc);
+		CHECK_STR(type_of(m), "ack");
+		CHECK_EQ_INT(num(m, "seq"), i); /* the head went back to 0 */
+		CHECK(cJSON_IsFalse(cJSON_GetObjectItem(m, "duplicate")));
+		cJSON_Delete(m);
+		m = next_msg(&d);
+		CHECK_EQ_INT(num(m, "seq"), i);
+		cJSON_Delete(m);
+	}
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
 static void test_expiry_slides_and_caps(void)
 {
 	struct fake_peer d;
@@ -505,6 +568,7 @@ static void test_scanner_cap(void)
 TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is_not_forwarded),
 	  TEST(test_cumulative_ack_sends_each_receipt_once),
 	  TEST(test_resume_replays_in_order_without_overflow),
-	  TEST(test_desktop_not_reading_falls_behind_then_catches_up), TEST(test_expiry_slides_and_caps),
+	  TEST(test_desktop_not_reading_falls_behind_then_catches_up),
+	  TEST(test_failed_commit_acks_nothing_and_rewinds), TEST(test_expiry_slides_and_caps),
 	  TEST(test_idle_session_expires_after_ttl), TEST(test_roles_and_revocation),
 	  TEST(test_scanner_cap))
