@@ -6,9 +6,11 @@
 #   scripts/install-deps.sh cross   - build + the arm64 cross toolchain
 set -euo pipefail
 build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
-            libjwt-dev libcjson-dev libqrencode-dev libssl-dev)
-test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind zbar-tools)
-cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu qemu-user)
+            libjwt-dev libcjson-dev libqrencode-dev libssl-dev
+            libzxing-dev libturbojpeg0-dev libspng-dev)
+test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind zbar-tools
+           barcode imagemagick)
+cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-build}" in
