@@ -113,6 +113,13 @@ static const struct option_def options[] = {
 	       "largest image a scanner may upload for decoding"),
 	O_LONG(max_image_megapixels, 1, 1000, 40, "megapixels", RESTART,
 	       "largest image, width x height, that is decoded"),
+	/* image decoding */
+	O_INT(decode_workers, 0, 256, 0, "threads", RESTART,
+	      "threads that decode images; 0 = one per online CPU core"),
+	O_INT(decode_queue_max, 1, 100000, 16, "images", RESTART,
+	      "images waiting for a decode thread; beyond that an image is answered busy"),
+	O_INT(decode_max_side, 64, 16384, 1600, "pixels", RESTART,
+	      "longest side an image is downscaled to before decoding"),
 	/* logging */
 	O_ENUM(log_level, OPT_LOG_LEVEL, "info", "error|warn|info|debug", RELOAD,
 	       "least severe level that is logged"),

@@ -48,6 +48,10 @@ struct sb_config {
 	int max_longpoll_waiters;       /* 1024 */
 	long max_image_bytes;           /* 8388608 */
 	long max_image_megapixels;      /* 40 */
+	/* image decoding */
+	int decode_workers;             /* 0 = one per online core */
+	int decode_queue_max;           /* 16 images waiting for a worker */
+	int decode_max_side;            /* 1600 px: larger images are downscaled */
 	/* logging */
 	enum sb_log_level log_level;    /* info */
 	/* where the file came from (not an option) */

@@ -63,12 +63,22 @@ static const struct metric_def counter_defs[MC_COUNT] = {
 				 "WebSocket messages sent." },
 	[MC_SLOW_CONSUMER_CLOSES] = { "scanbridge_slow_consumer_closes_total",
 				      "Connections closed because their send queue overflowed." },
+	[MC_FRAMES_DECODED] = { "scanbridge_frames_decoded_total",
+				"Images (WebSocket frames and POST /decode) decoded, with or without a code." },
+	[MC_FRAMES_FOUND] = { "scanbridge_frames_found_total",
+			      "Decoded images in which at least one code was found." },
+	[MC_FRAMES_DROPPED] = { "scanbridge_frames_dropped_total",
+				"Waiting image frames replaced by a fresher one from the same connection." },
+	[MC_FRAMES_REFUSED] = { "scanbridge_frames_refused_total",
+				"Images refused: decoder busy, too large, not JPEG/PNG, or corrupt." },
 };
 
 static const struct metric_def hist_defs[MH_COUNT] = {
 	[MH_RELAY_LATENCY] = { "scanbridge_relay_latency_seconds",
 			       "Time from a scan's arrival to its forward after commit." },
 	[MH_COMMIT_TIME] = { "scanbridge_commit_seconds", "Duration of a group commit." },
+	[MH_DECODE_TIME] = { "scanbridge_decode_seconds",
+			     "Time to load and decode one image on a worker thread." },
 };
 
 struct histogram {

@@ -1,27 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /* The HTTP side of libwebsockets for /api/v1, /healthz and /metrics: collects
  * the request (method, URI, query, bearer token, body), hands it to rest.c,
- * holds the answer until the group commit (or a long-poll wake-up / timeout),
- * then writes headers and body from the WRITEABLE callback. Static pages are lws
- * file mounts set up in server.c. */
+ * holds the answer until the group commit (or a long-poll wake-up / timeout,
+ * or the decode worker pool's result for POST /decode), then writes headers
+ * and body from the WRITEABLE callback. Static pages are lws file mounts set up
+ * in server.c. The decode pool's wake-ups (LWS_CALLBACK_EVENT_WAIT_CANCELLED,
+ * which lws sends to every protocol) are handled here and only here. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libwebsockets.h>
 
+#include "decode_pool.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto_http.h"
 #include "rest.h"
 #include "sb_err.h"
 
 enum phase { PH_IDLE, PH_BODY, PH_WAITING, PH_HEADERS, PH_BODY_OUT };
 
+/* lws's guard while an image is at the decoder (its own idle timeout is 10 s);
+ * a full queue of photos takes a few seconds at most. */
+#define DECODE_TIMEOUT_S 60
+
 struct http_pss {
 	struct waiter commit_w;     /* answer held until the batch commits */
 	struct rest_poll poll;      /* parked long-poll */
 	lws_sorted_usec_list_t poll_sul;
 	struct lws *wsi;
+	struct decode_job *job;     /* POST /decode at the worker pool */
 	enum phase phase;
 	struct rest_req rq;
 	struct rest_resp rs;
@@ -29,7 +38,7 @@ struct http_pss {
 	char ip[64];
 	char *body;
 	size_t body_len, body_max;
-	bool body_too_big, poll_armed;
+	bool body_too_big, poll_armed, is_decode;
 };
 
 static const struct sb_config *H_cfg;
@@ -182,18 +191,55 @@ static void poll_timeout_cb(lws_sorted_usec_list_t *sul)
 	answer(pss);
 }
 
+static void decoded_cb(void *owner, const struct decode_outcome *res)
+{
+	struct http_pss *pss = owner;
+
+	pss->job = NULL;
+	rest_decode_finish(res, &pss->rs);
+	answer(pss);
+}
+
+/* POST /decode: the body goes to the worker pool; the answer waits for it. */
+static void submit_decode(struct http_pss *pss)
+{
+	int rc = decode_pool_submit((uint8_t *)pss->body, pss->body_len, decoded_cb, pss, &pss->job);
+
+	if (rc) {
+		struct decode_outcome res = { .rc = rc };
+
+		metrics_inc(MC_FRAMES_REFUSED);
+		rest_decode_finish(&res, &pss->rs);
+		answer(pss);
+		return;
+	}
+	pss->body = NULL; /* the pool owns the image now */
+	pss->body_len = 0;
+	pss->phase = PH_WAITING;
+	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, DECODE_TIMEOUT_S);
+}
+
 static void dispatch(struct http_pss *pss)
 {
+	enum rest_result rr;
+
 	pss->rq.body = pss->body;
 	pss->rq.body_len = pss->body_len;
 	if (pss->body_too_big) {
+		if (pss->is_decode)
+			metrics_inc(MC_FRAMES_REFUSED);
 		rest_error(&pss->rs, 413, "too_large", "the request body is too large");
 		answer(pss);
 		return;
 	}
 	memset(&pss->poll, 0, sizeof(pss->poll));
 	pss->poll.w.done = poll_done;
-	if (rest_dispatch(&pss->rq, &pss->rs, &pss->poll) == REST_PARKED) {
+	rr = rest_dispatch(&pss->rq, &pss->rs, &pss->poll);
+	if (rr == REST_DECODE) {
+		submit_decode(pss);
+		return;
+	}
+	if (rr == REST_PARKED) {
 		pss->phase = PH_WAITING;
 		pss->poll_armed = true;
 		/* lws's own idle timeout (timeout_secs, 10 s) would drop a longer
@@ -285,6 +331,8 @@ static void drop(struct http_pss *pss)
 		rest_poll_finish(&pss->poll, 0, &pss->rs);
 	}
 	session_waiter_cancel(&pss->commit_w);
+	decode_pool_cancel(pss->job);
+	pss->job = NULL;
 	reset(pss);
 }
 
@@ -306,8 +354,8 @@ static int on_http(struct http_pss *pss, struct lws *wsi)
 	read_query(wsi, &pss->rq);
 	read_headers(pss);
 	len = content_length(wsi);
-	pss->body_max = strcmp(pss->rq.path, "/api/v1/decode") ? REST_MAX_BODY
-			: (size_t)H_cfg->max_image_bytes;
+	pss->is_decode = !strcmp(pss->rq.path, "/api/v1/decode");
+	pss->body_max = pss->is_decode ? (size_t)H_cfg->max_image_bytes : REST_MAX_BODY;
 	if (len > 0) {
 		pss->phase = PH_BODY;
 		pss->body_too_big = (size_t)len > pss->body_max;
@@ -360,6 +408,9 @@ int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return -1; /* a WebSocket upgrade without our subprotocol */
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		decode_pool_deliver(); /* decode results; every protocol gets this, we alone act */
+		return 0;
 	default:
 		break;
 	}

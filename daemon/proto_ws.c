@@ -2,15 +2,20 @@
 /* The WebSocket side of libwebsockets (/ws, subprotocol scanbridge.v1): admits
  * connections (capacity, per-IP cap, hello deadline), reassembles fragmented
  * messages, enforces the frame-size and rate limits, decodes each message with
- * the shared protocol library and hands it to the session layer. Outgoing
- * messages go through a bounded per-connection queue written one frame per
- * WRITEABLE callback. */
+ * the shared protocol library and hands it to the session layer. Binary
+ * messages from a scanner are images: they go to the decode worker pool, at
+ * most WS_IMAGES_IN_FLIGHT per connection plus one waiting (a newer frame
+ * replaces the waiting one: the freshest frame wins), and the result is
+ * answered `decoded`. Outgoing messages go through a bounded per-connection
+ * queue written one frame per WRITEABLE callback. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libwebsockets.h>
 
 #include "clock.h"
+#include "decode_pool.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto_http.h"
@@ -19,6 +24,8 @@
 #include "session.h"
 
 #define CLOSE_LINGER_S 3
+#define WS_IMAGES_IN_FLIGHT 2       /* PROTOCOL.md: image frames <= 2 in flight */
+#define RX_MIN_CAP 4096
 /* lws 4.1 keeps LWS_WRITE_CLOSE (4) private to steer users to lws_close_reason,
  * but its ws write path frames value 4 as a close frame. */
 #define SB_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
@@ -34,9 +41,12 @@ struct ws_pss {
 	struct lws *wsi;
 	struct qmsg *qhead, *qtail;
 	unsigned queued;
-	char *rx;                   /* text message being reassembled */
-	size_t rx_len;
+	char *rx;                   /* message being reassembled (images: kept for scanners only) */
+	size_t rx_len, rx_cap;
 	bool rx_binary, rx_skip;
+	struct decode_job *inflight[WS_IMAGES_IN_FLIGHT]; /* images at the decoder */
+	uint8_t *pending;           /* the newest image waiting for a free slot */
+	size_t pending_len;
 	struct token_bucket bucket;
 	int strikes;                /* rate_limited answers in a row */
 	lws_sorted_usec_list_t hello_sul;
@@ -128,6 +138,132 @@ static void close_with(struct ws_pss *pss, int code, const char *reason)
 	ws_close(&pss->peer, code, reason);
 }
 
+/* ---- images: decode jobs, at most WS_IMAGES_IN_FLIGHT per connection ---- */
+
+/* Queues msg like the session layer does: counted, and a full queue closes. */
+static void send_own(struct ws_pss *pss, char *msg)
+{
+	if (!msg)
+		return;
+	if (pss->peer.closing) {
+		free(msg);
+		return;
+	}
+	metrics_inc(MC_WS_MESSAGES_OUT);
+	if (ws_send(&pss->peer, msg) == SB_ELIMIT) {
+		metrics_inc(MC_SLOW_CONSUMER_CLOSES);
+		log_warn("slow consumer closed", "role=scanner");
+		close_with(pss, 1008, "send queue overflow");
+	}
+}
+
+static int free_slot(const struct ws_pss *pss)
+{
+	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
+		if (!pss->inflight[i])
+			return i;
+	return -1;
+}
+
+static void send_decoded(struct ws_pss *pss, const struct decode_outcome *res)
+{
+	const char *codes[DECODE_MAX_RESULTS];
+	enum sb_format formats[DECODE_MAX_RESULTS];
+	int n = res->n < DECODE_MAX_RESULTS ? res->n : DECODE_MAX_RESULTS;
+
+	for (int i = 0; i < n; i++) {
+		codes[i] = res->codes[i].code;
+		formats[i] = res->codes[i].format;
+	}
+	send_own(pss, sb_msg_decoded(codes, formats, (size_t)n, round(res->ms * 10) / 10));
+}
+
+/* The answer to one image frame: `decoded`, or an error (the socket stays open). */
+static void answer_image(struct ws_pss *pss, const struct decode_outcome *res)
+{
+	switch (res->rc) {
+	case 0:
+		send_decoded(pss, res);
+		break;
+	case SB_EPROTO:
+		session_peer_error(&pss->peer, "unsupported_media_type",
+				   "the frame is neither a JPEG nor a PNG image", NULL);
+		break;
+	case SB_ETOOBIG:
+		session_peer_error(&pss->peer, "invalid_request",
+				   "the image is too large: over max_image_megapixels", NULL);
+		break;
+	case SB_EINVAL:
+		session_peer_error(&pss->peer, "invalid_request",
+				   "the image is corrupt or truncated", NULL);
+		break;
+	default: /* SB_ELIMIT, SB_ENOMEM, SB_EGONE: worth trying again later */
+		session_peer_error(&pss->peer, "busy",
+				   "the decoder is busy; the frame was not decoded", NULL);
+		break;
+	}
+}
+
+static void image_decoded_cb(void *owner, const struct decode_outcome *res);
+
+/* Hands img (ownership passes) to the pool in a free slot. */
+static void image_submit(struct ws_pss *pss, uint8_t *img, size_t len)
+{
+	int slot = free_slot(pss);
+	int rc = slot < 0 ? SB_ELIMIT
+			  : decode_pool_submit(img, len, image_decoded_cb, pss, &pss->inflight[slot]);
+
+	if (rc) {
+		struct decode_outcome res = { .rc = rc };
+
+		free(img);
+		metrics_inc(MC_FRAMES_REFUSED);
+		answer_image(pss, &res);
+	}
+}
+
+static void image_decoded_cb(void *owner, const struct decode_outcome *res)
+{
+	struct ws_pss *pss = owner;
+	uint8_t *next = pss->pending;
+
+	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
+		if (pss->inflight[i] == res->job)
+			pss->inflight[i] = NULL;
+	answer_image(pss, res);
+	if (next && !pss->peer.closing) {
+		pss->pending = NULL;
+		image_submit(pss, next, pss->pending_len);
+	}
+}
+
+/* A whole image from a scanner (ownership of img passes): decode it now, or
+ * keep it as the one waiting frame, replacing an older waiting one. */
+static void image_accept(struct ws_pss *pss, uint8_t *img, size_t len)
+{
+	if (free_slot(pss) >= 0) {
+		image_submit(pss, img, len);
+		return;
+	}
+	if (pss->pending) {
+		free(pss->pending);
+		metrics_inc(MC_FRAMES_DROPPED);
+	}
+	pss->pending = img;
+	pss->pending_len = len;
+}
+
+/* The connection is gone: its results must never reach this memory. */
+static void images_cancel(struct ws_pss *pss)
+{
+	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++) {
+		decode_pool_cancel(pss->inflight[i]);
+		pss->inflight[i] = NULL;
+	}
+	free(pss->pending);
+	pss->pending = NULL;
+}
+
 /* ---- admission ---- */
 
 static void hello_timeout_cb(lws_sorted_usec_list_t *sul)
@@ -180,6 +316,7 @@ static void on_closed(struct ws_pss *pss)
 		lws_sul_cancel(&pss->hello_sul);
 	session_peer_detach(&pss->peer);
 	queue_free(pss);
+	images_cancel(pss);
 	free(pss->rx);
 	pss->rx = NULL;
 	if (pss->ip_counted)
@@ -211,9 +348,17 @@ static void on_binary(struct ws_pss *pss)
 		close_with(pss, 4001, "the first message must be hello");
 	else if (pss->peer.role != SB_ROLE_SCANNER)
 		session_peer_error(&pss->peer, "invalid_request", "only a scanner sends images", NULL);
-	else
-		session_peer_error(&pss->peer, "unsupported_media_type",
-				   "image decoding is not available in this build", NULL);
+	else if (!pss->rx_len) {
+		metrics_inc(MC_FRAMES_REFUSED);
+		session_peer_error(&pss->peer, "invalid_request", "empty image frame", NULL);
+	} else {
+		uint8_t *img = (uint8_t *)pss->rx;
+		size_t len = pss->rx_len;
+
+		pss->rx = NULL; /* the image changes hands */
+		session_touch(pss->peer.sess);
+		image_accept(pss, img, len);
+	}
 }
 
 static void on_text(struct ws_pss *pss)
@@ -227,6 +372,14 @@ static void on_text(struct ws_pss *pss)
 		return;
 	}
 	rc = sb_msg_decode(pss->rx, pss->rx_len, W_cfg->max_json_depth, m, &err);
+	/* A desktop's acks are exempt from the rate limit: there is at most one
+	 * per scan it was sent, so a desktop fed by several busy scanners must
+	 * not be throttled for keeping up. Everything else pays its token. */
+	if (!(rc == 0 && m->type == SB_MSG_ACK && pss->peer.sess &&
+	      pss->peer.role == SB_ROLE_DESKTOP) && !within_rate(pss)) {
+		free(m);
+		return;
+	}
 	if (rc == SB_EPROTO) {
 		metrics_error("protocol_violation");
 		close_with(pss, 4000, err.message[0] ? err.message : "protocol violation");
@@ -241,32 +394,57 @@ static void on_text(struct ws_pss *pss)
 	free(m);
 }
 
+/* Drops the reassembly buffer: after an image it may be megabytes. */
+static void rx_release(struct ws_pss *pss)
+{
+	free(pss->rx);
+	pss->rx = NULL;
+	pss->rx_len = pss->rx_cap = 0;
+}
+
 static void on_message(struct ws_pss *pss)
 {
 	metrics_inc(MC_WS_MESSAGES_IN);
-	if (!within_rate(pss))
-		return;
-	if (pss->rx_binary)
+	if (!pss->rx_binary)
+		on_text(pss);       /* rate-checks after decoding: acks are exempt */
+	else if (within_rate(pss))
 		on_binary(pss);
-	else
-		on_text(pss);
+	if (pss->rx_binary)
+		rx_release(pss); /* on_binary may have taken it already */
+}
+
+/* Grows the reassembly buffer geometrically: an image arrives in many pieces. */
+static int rx_reserve(struct ws_pss *pss, size_t need, size_t max)
+{
+	size_t cap = pss->rx_cap ? pss->rx_cap : RX_MIN_CAP;
+	char *p;
+
+	if (need <= pss->rx_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > max + 1)
+		cap = max + 1;
+	if (!(p = realloc(pss->rx, cap)))
+		return SB_ENOMEM;
+	pss->rx = p;
+	pss->rx_cap = cap;
+	return 0;
 }
 
 static int append_rx(struct ws_pss *pss, const void *in, size_t len)
 {
-	size_t max = (size_t)W_cfg->max_text_frame;
-	char *p;
+	size_t max = pss->rx_binary ? (size_t)W_cfg->max_image_bytes : (size_t)W_cfg->max_text_frame;
 
-	if (pss->rx_binary) {
-		pss->rx_len += len; /* images are counted, not kept, until the decoder exists */
-		return pss->rx_len > (size_t)W_cfg->max_image_bytes ? SB_ETOOBIG : 0;
-	}
 	if (pss->rx_len + len > max)
 		return SB_ETOOBIG;
-	if (!(p = realloc(pss->rx, pss->rx_len + len + 1)))
+	if (pss->rx_binary && (!pss->peer.sess || pss->peer.role != SB_ROLE_SCANNER)) {
+		pss->rx_len += len; /* refused when whole; counted, not kept */
+		return 0;
+	}
+	if (rx_reserve(pss, pss->rx_len + len + 1, max))
 		return SB_ENOMEM;
-	pss->rx = p;
-	memcpy(p + pss->rx_len, in, len);
+	memcpy(pss->rx + pss->rx_len, in, len);
 	pss->rx_len += len;
 	return 0;
 }
@@ -284,6 +462,9 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 		return;
 	if (append_rx(pss, in, len)) {
 		pss->rx_skip = true;
+		if (pss->rx_binary)
+			metrics_inc(MC_FRAMES_REFUSED);
+		rx_release(pss); /* up to max_image_bytes: not kept until the close ends */
 		metrics_error("too_large");
 		close_with(pss, 1009, "message too big");
 		return;

@@ -3,8 +3,10 @@
  * (400), then calls the session layer and turns its answer into the status and
  * JSON of docs/openapi.yaml. Long-polls park a waiter on the session and are
  * finished by rest_poll_finish when scans arrive or the transport's timer ends. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -523,13 +525,75 @@ static void h_scan_status(const struct rest_req *rq, const struct route_match *m
 	reply_json(rs, 200, o);
 }
 
-static void h_decode(const struct rest_req *rq, const struct route_match *m, struct rest_resp *rs)
+/* image/jpeg or image/png, parameters allowed ("image/png; q=1"). Which of the
+ * two the body really is, the decoder reads from the image's own signature. */
+static bool image_ctype(const char *ctype)
+{
+	size_t n = strcspn(ctype, ";");
+
+	while (n && (ctype[n - 1] == ' ' || ctype[n - 1] == '\t'))
+		n--;
+	return (n == 10 && !strncasecmp(ctype, "image/jpeg", n)) ||
+	       (n == 9 && !strncasecmp(ctype, "image/png", n));
+}
+
+static enum rest_result h_decode(const struct rest_req *rq, const struct route_match *m,
+				 struct rest_resp *rs)
 {
 	struct sess *s;
 
 	if (authorize(rq, m, SB_ROLE_SCANNER, &s, rs))
-		return;
-	rest_error(rs, 415, "unsupported_media_type", "image decoding is not available in this build");
+		return REST_REPLY;
+	if (!image_ctype(rq->ctype)) {
+		metrics_inc(MC_FRAMES_REFUSED);
+		rest_error(rs, 415, "unsupported_media_type",
+			   "Content-Type must be image/jpeg or image/png");
+		return REST_REPLY;
+	}
+	if (!rq->body_len) {
+		metrics_inc(MC_FRAMES_REFUSED);
+		rest_error(rs, 400, "invalid_request", "the body is empty: send one JPEG or PNG image");
+		return REST_REPLY;
+	}
+	return REST_DECODE;
+}
+
+static void reply_decoded(const struct decode_outcome *res, struct rest_resp *rs)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(o, "codes");
+
+	for (int i = 0; arr && i < res->n && i < DECODE_MAX_RESULTS; i++) {
+		cJSON *c = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(c, "code", res->codes[i].code);
+		cJSON_AddStringToObject(c, "format", barcode_format_name(res->codes[i].format));
+		cJSON_AddItemToArray(arr, c);
+	}
+	cJSON_AddNumberToObject(o, "ms", round(res->ms * 10) / 10);
+	reply_json(rs, 200, o);
+}
+
+void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs)
+{
+	switch (res->rc) {
+	case 0:
+		reply_decoded(res, rs);
+		break;
+	case SB_EPROTO:
+		rest_error(rs, 415, "unsupported_media_type", "the body is neither a JPEG nor a PNG image");
+		break;
+	case SB_ETOOBIG:
+		rest_error(rs, 413, "too_large", "the image is too large: over max_image_megapixels");
+		break;
+	case SB_EINVAL:
+		rest_error(rs, 400, "invalid_request", "the image is corrupt or truncated");
+		break;
+	default: /* SB_ELIMIT (queue full), SB_ENOMEM, SB_EGONE (shutting down) */
+		rest_error(rs, 503, "busy", "the decoder is busy; retry");
+		rs->retry_after = 1;
+		break;
+	}
 }
 
 /* ---- operations ---- */
@@ -589,7 +653,7 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 	case RR_SCANS_LIST: return h_scans_list(rq, &m, rs, lp);
 	case RR_ACK: h_ack(rq, &m, rs); break;
 	case RR_SCAN_STATUS: h_scan_status(rq, &m, rs); break;
-	case RR_DECODE: h_decode(rq, &m, rs); break;
+	case RR_DECODE: return h_decode(rq, &m, rs);
 	case RR_HEALTHZ: h_healthz(rs); break;
 	case RR_METRICS: h_metrics(rs); break;
 	case RR_COUNT: break;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
+#include "decode_pool.h"
 #include "rest_route.h"
 #include "session.h"
 #include "store.h"
@@ -41,7 +42,7 @@ struct rest_poll {
 	int wait_ms;                /* how long to park, set by rest_dispatch */
 };
 
-enum rest_result { REST_REPLY = 0, REST_PARKED = 1 };
+enum rest_result { REST_REPLY = 0, REST_PARKED = 1, REST_DECODE = 2 };
 
 void rest_init(const struct sb_config *cfg, struct store *st);
 void rest_set_config(const struct sb_config *cfg);
@@ -49,9 +50,15 @@ void rest_set_config(const struct sb_config *cfg);
 /* Handles one request. REST_REPLY: *rs is the answer (the transport still waits
  * for the commit when session_batch_open()). REST_PARKED: lp->w is parked on
  * the session; the transport calls rest_poll_finish when lp->w.done fires or its
- * own timer of lp->wait_ms ends (after session_waiter_cancel). */
+ * own timer of lp->wait_ms ends (after session_waiter_cancel). REST_DECODE: see
+ * rest_decode_finish. */
 enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 			       struct rest_poll *lp);
+/* REST_DECODE (POST /decode, authorized, image type, non-empty body): the
+ * transport hands the body to decode_pool_submit() and answers with
+ * rest_decode_finish() when the job is done — or at once, with only res->rc
+ * set, when the submit failed. */
+void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs);
 /* rc: 0 (scans arrived, or timeout), SB_EGONE / SB_EEXPIRED (session ended). */
 void rest_poll_finish(struct rest_poll *lp, int rc, struct rest_resp *rs);
 /* Replaces *rs by an error answer. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's life: opens the data dir, store and secret, builds the
  * libwebsockets context (protocols, REST and static mounts, security headers),
- * runs the event loop with the group-commit and cleanup timers, reacts to
- * SIGTERM (drain and exit 0) and SIGHUP (reload), and tears everything down. */
+ * starts the decode worker pool, runs the event loop with the group-commit and
+ * cleanup timers, reacts to SIGTERM (drain and exit 0) and SIGHUP (reload), and
+ * tears everything down. */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "decode_pool.h"
 #include "log.h"
 #include "proto_http.h"
 #include "ratelimit.h"
@@ -263,8 +265,10 @@ static void run_loop(void)
 
 static void teardown(void)
 {
+	decode_pool_stop();     /* workers gone before the context they wake is */
 	if (D.ctx)
-		lws_context_destroy(D.ctx);
+		lws_context_destroy(D.ctx); /* owners cancel their jobs as they close */
+	decode_pool_free();
 	session_shutdown();
 	iplimit_reset();
 	store_close(D.st);
@@ -287,7 +291,7 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	rest_init(cfg, D.st);
 	proto_http_set_config(cfg);
 	proto_ws_set_config(cfg);
-	if ((rc = create_context()))
+	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)))
 		goto out;
 	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
 			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);

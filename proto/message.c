@@ -529,3 +529,24 @@ char *sb_msg_session_ended(const char *reason)
 
 	return finish(o, o != NULL && put_str(o, "reason", reason));
 }
+
+char *sb_msg_decoded(const char *const *codes, const enum sb_format *formats, size_t n,
+		     double ms)
+{
+	cJSON *o = new_msg("decoded");
+	cJSON *arr = o != NULL ? cJSON_AddArrayToObject(o, "codes") : NULL;
+	bool ok = arr != NULL && cJSON_AddNumberToObject(o, "ms", ms) != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		cJSON *c = cJSON_CreateObject();
+
+		if (c == NULL || !cJSON_AddItemToArray(arr, c)) {
+			cJSON_Delete(c);
+			ok = false;
+			break;
+		}
+		ok = put_str(c, "code", codes[i]) &&
+		     put_str(c, "format", barcode_format_name(formats[i]));
+	}
+	return finish(o, ok);
+}

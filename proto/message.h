@@ -92,4 +92,10 @@ char *sb_msg_session_ended(const char *reason);
  * the tree rather than reading valuedouble back. */
 void *sb_scan_to_json(const struct sb_scan *s);
 
+/* `decoded` {codes:[{code, format}], ms}: the answer to a binary image frame.
+ * codes[i] and formats[i] for i < n (n may be 0: nothing found); ms is the
+ * decode time in milliseconds (printed as a JSON number). */
+char *sb_msg_decoded(const char *const *codes, const enum sb_format *formats, size_t n,
+		     double ms);
+
 #endif

@@ -384,8 +384,10 @@ def test_ws_binary_frames(shared):
 
     async def body():
         sc, w = await open_scanner(d, s.scanner["token"])
-        await sc.send(b"\xff\xd8\xff\xe0 not really a jpeg")
+        await sc.send(b"neither a JPEG nor a PNG")
         await sc.expect("error", code="unsupported_media_type")
+        await sc.send(b"\xff\xd8\xff\xe0 not really a jpeg")
+        await sc.expect("error", code="invalid_request")
         await sc.barrier()
         desk, _ = await open_desktop(d, s.desktop_token, last_seq=w["last_seq"])
         await desk.send(b"\x89PNG\r\n\x1a\n")
@@ -527,9 +529,11 @@ def test_rest_413_too_large(daemon):
 
 def test_rest_415(daemon):
     s = daemon.session()
-    for ctype, body in (("image/png", b"\x89PNG\r\n\x1a\n"), ("text/plain", b"hello")):
+    png_signature = b"\x89PNG\r\n\x1a\n"
+    for ctype, body in (("image/png", b"hello"), ("text/plain", b"hello"),
+                        ("application/octet-stream", png_signature), (None, png_signature)):
         r = daemon.api("POST", f"{V1}/decode", token=s.scanner["token"], body=body,
-                       headers={"Content-Type": ctype})
+                       headers={"Content-Type": ctype} if ctype else {})
         assert_error(r, 415, "unsupported_media_type")
 
 
@@ -598,4 +602,27 @@ def test_desktop_last_seq_above_head_is_refused_and_clamped(daemon):
         while m["type"] != "scan":
             m = await d.recv()
         assert m["seq"] == 1 and m["id"] == "first"
+    run(body())
+
+
+def test_desktop_acks_are_not_rate_limited(daemon_factory):
+    """A desktop acking every scan of busy scanners is never throttled for it:
+    acks are exempt (one per scan at most); other messages still pay."""
+    d = daemon_factory("--rate-burst", "5", "--rate-per-sec", "1", "--rate-limit-close-after", "3")
+
+    async def body():
+        s = d.session(scanners=1)
+        desk, _ = await open_desktop(d, s.desktop_token)
+        for i in range(30):
+            r = d.api("POST", f"{V1}/sessions/{s.sid}/scans", token=s.scanner["token"],
+                      json={"id": f"r{i}", "code": "4006381333931", "format": "EAN_13"})
+            assert r.status == 201, r
+        for i in range(1, 31):
+            m = await desk.recv()
+            while m["type"] != "scan":
+                m = await desk.recv()
+            assert m["seq"] == i
+            await desk.send({"type": "ack", "seq": i})
+        await desk.send({"type": "ping"})
+        await desk.expect("pong")     # nothing (no rate_limited error) came before it
     run(body())

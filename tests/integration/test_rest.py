@@ -323,12 +323,24 @@ def test_delete_session(daemon):
     run(body())
 
 
-def test_decode_is_unsupported_media_type(daemon):
+def test_decode_image_without_a_code(daemon):
+    """A valid 1x1 PNG holds no code: 200 with an empty list. (tests/integration/
+    test_decode.py covers decoding itself.)"""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) +
+           chunk(b"IDAT", zlib.compress(b"\x00\xff")) + chunk(b"IEND", b""))
     s = daemon.session()
-    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
     r = daemon.api("POST", f"{V1}/decode", token=s.scanner["token"], body=png,
                    headers={"Content-Type": "image/png"})
+    assert r.status == 200, r
+    assert r.body["codes"] == [] and isinstance(r.body["ms"], (int, float)), r.body
+    r = daemon.api("POST", f"{V1}/decode", token=s.scanner["token"], body=b"hello",
+                   headers={"Content-Type": "text/plain"})
     assert_error(r, 415, "unsupported_media_type")
 
 

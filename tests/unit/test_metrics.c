@@ -68,6 +68,9 @@ static void test_every_name_once(void)
 		"scanbridge_commits_total", "scanbridge_commit_failures_total",
 		"scanbridge_http_requests_total", "scanbridge_ws_messages_received_total",
 		"scanbridge_ws_messages_sent_total", "scanbridge_slow_consumer_closes_total",
+		"scanbridge_frames_decoded_total", "scanbridge_frames_found_total",
+		"scanbridge_frames_dropped_total", "scanbridge_frames_refused_total",
+		"scanbridge_decode_seconds",
 		"scanbridge_errors_total", "scanbridge_relay_latency_seconds",
 		"scanbridge_commit_seconds",
 	};
