@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* WebSocket client connections of scanbridge-sim: one lws context with the
+ * default poll loop holds any number of desktop and scanner connections to
+ * ws://host:port/ws (subprotocol scanbridge.v1). This layer sends `hello`
+ * (and `ping` every 30 s), reassembles fragmented frames, decodes server
+ * messages, paces connection attempts, and reconnects dropped connections with
+ * exponential backoff and jitter. What to send is the owner's business, through
+ * the callbacks of struct sim_conn_ops. */
+#ifndef SIM_CLIENT_H
+#define SIM_CLIENT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "../proto/client.h"
+
+#define SIM_FRAME_MAX 8192   /* largest frame an owner may ask to send */
+
+enum sim_role { SIM_DESKTOP, SIM_SCANNER };
+
+enum sim_conn_state {
+	SIM_C_IDLE,        /* not started, or waiting for a connect slot */
+	SIM_C_CONNECTING,  /* TCP / upgrade in progress */
+	SIM_C_OPEN,        /* upgraded, hello sent or about to be */
+	SIM_C_WELCOMED,    /* welcome received: the owner may send */
+	SIM_C_BACKOFF,     /* lost; a reconnect is scheduled */
+	SIM_C_DONE,        /* stopped, or the token is dead (close 4003/4004) */
+};
+
+struct sim_conn;
+struct sim_loop;
+
+struct sim_conn_ops {
+	/* Every decoded server message (welcome included, after the state changed). */
+	void (*message)(struct sim_conn *c, const struct sb_server_msg *m,
+			const char *raw, size_t len);
+	/* The socket can take a frame: write at most cap bytes of one JSON text into
+	 * buf and return its length, or 0 when there is nothing to send. Set
+	 * c->more when another frame is ready right away (saves a poll pass when
+	 * not). Only called once welcomed. */
+	int (*writable)(struct sim_conn *c, char *buf, size_t cap);
+	/* The connection was lost (close_code 0 for a network error or a failed
+	 * connect); called before the reconnect is scheduled. May be NULL. */
+	void (*lost)(struct sim_conn *c, int close_code);
+};
+
+struct sim_conn {
+	struct sim_loop *loop;
+	struct lws *wsi;
+	const struct sim_conn_ops *ops;
+	void *user;
+	enum sim_role role;
+	char *token;              /* owned (strdup'd) */
+	int64_t last_seq;         /* desktop hello last_seq; the owner keeps it current */
+	enum sim_conn_state state;
+	bool hello_sent, ping_due, counted, queued, more;
+	unsigned attempts;        /* failed attempts since the last welcome */
+	int close_code;           /* of the last close, 0 if none */
+	int64_t last_tx_us;
+	uint64_t welcomes;        /* how many times it was welcomed */
+	lws_sorted_usec_list_t sul;
+	char *rx;
+	size_t rx_len, rx_cap;
+};
+
+struct sim_loop {
+	struct lws_context *ctx;
+	char host[256];
+	int port;
+	unsigned backoff_min_ms, backoff_max_ms;
+	unsigned max_pending;     /* connection attempts in flight at once */
+	unsigned pending;
+	unsigned ping_interval_s;
+	struct sim_conn **waiting;     /* FIFO of conns waiting for a connect slot */
+	size_t w_head, w_tail, w_cap;
+	struct sim_conn **all;         /* every conn, for pings */
+	size_t n_all, cap_all;
+	uint64_t reconnects, drops, connect_failures, dead;
+	uint64_t passes;          /* event loop passes (sim_loop_service calls) */
+	int64_t last_ping_scan_us;
+	lws_sorted_usec_list_t tick;
+	void (*on_tick)(struct sim_loop *l, void *arg);   /* every 50 ms; may be NULL */
+	void *tick_arg;
+};
+
+/* Creates the lws context (client only, fd limit = RLIMIT_NOFILE). Returns 0
+ * or -1. host/port are those of ws://host:port/ws. */
+int sim_loop_init(struct sim_loop *l, const char *host, int port);
+/* Destroys the context (closing every connection) and frees the registry; conn
+ * structs stay the owner's, call sim_conn_free on each afterwards. */
+void sim_loop_free(struct sim_loop *l);
+/* One pass of the event loop (waits at most until the next timer). */
+void sim_loop_service(struct sim_loop *l);
+
+/* Sets up c (token is copied). last_seq: desktop hello value, -1 for a scanner. */
+int sim_conn_init(struct sim_conn *c, struct sim_loop *l, enum sim_role role,
+		  const char *token, int64_t last_seq, const struct sim_conn_ops *ops,
+		  void *user);
+void sim_conn_free(struct sim_conn *c);
+/* Queues a connection attempt (paced by max_pending). */
+void sim_conn_start(struct sim_conn *c);
+/* Asks for a WRITEABLE callback (no-op unless welcomed). */
+void sim_conn_want_write(struct sim_conn *c);
+/* Drops the connection abruptly (no close handshake), as a network failure
+ * would; it reconnects with backoff. */
+void sim_conn_drop(struct sim_conn *c);
+/* Closes for good: no reconnect. */
+void sim_conn_stop(struct sim_conn *c);
+/* If waiting in backoff, reconnects now (after the daemon is back). */
+void sim_conn_reconnect_now(struct sim_conn *c);
+
+#endif
