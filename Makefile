@@ -77,3 +77,16 @@ cross-arm64:
 	cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-arm64.cmake -DSB_SYSROOT=$(abspath $(SYSROOT_ARM64))
 	cmake --build build-arm64 -j $(JOBS)
 	ctest --test-dir build-arm64 -R unit --output-on-failure -j $(JOBS)
+
+# Benchmarks (issue 4; not part of `make test`): footprint, 10,000 idle
+# connections, durable throughput, latency, and the same runs against the Node
+# peer in tests/bench/peer. About 10 minutes; results in docs/benchmarks.md.
+# One at a time: tests/bench/bench.py --help
+.PHONY: bench bench-deps
+bench-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		$$([ "$$(id -u)" -eq 0 ] || echo sudo) apt-get install -y --no-install-recommends nodejs npm
+	@[ -d tests/bench/peer/node_modules/better-sqlite3 ] || (cd tests/bench/peer && npm ci --no-audit --no-fund)
+
+bench: build bench-deps
+	python3 tests/bench/bench.py all
