@@ -26,6 +26,7 @@
 #define CLOSE_LINGER_S 3
 #define WS_IMAGES_IN_FLIGHT 2       /* PROTOCOL.md: image frames <= 2 in flight */
 #define RX_MIN_CAP 4096
+#define WRITE_BURST 64
 /* lws 4.1 keeps LWS_WRITE_CLOSE (4) private to steer users to lws_close_reason,
  * but its ws write path frames value 4 as a close frame. */
 #define SB_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
@@ -361,25 +362,21 @@ static void on_binary(struct ws_pss *pss)
 	}
 }
 
-static void on_text(struct ws_pss *pss)
+static void on_text(struct ws_pss *pss, const char *buf, size_t len)
 {
-	struct sb_client_msg *m = malloc(sizeof(*m));
+	/* ~3 KB, reused: the loop is single-threaded and this is not re-entered */
+	static struct sb_client_msg msg;
+	struct sb_client_msg *m = &msg;
 	struct sb_msg_error err = { 0 };
 	int rc;
 
-	if (!m) {
-		close_with(pss, 1011, "out of memory");
-		return;
-	}
-	rc = sb_msg_decode(pss->rx, pss->rx_len, W_cfg->max_json_depth, m, &err);
+	rc = sb_msg_decode(buf, len, W_cfg->max_json_depth, m, &err);
 	/* A desktop's acks are exempt from the rate limit: there is at most one
 	 * per scan it was sent, so a desktop fed by several busy scanners must
 	 * not be throttled for keeping up. Everything else pays its token. */
 	if (!(rc == 0 && m->type == SB_MSG_ACK && pss->peer.sess &&
-	      pss->peer.role == SB_ROLE_DESKTOP) && !within_rate(pss)) {
-		free(m);
+	      pss->peer.role == SB_ROLE_DESKTOP) && !within_rate(pss))
 		return;
-	}
 	if (rc == SB_EPROTO) {
 		metrics_error("protocol_violation");
 		close_with(pss, 4000, err.message[0] ? err.message : "protocol violation");
@@ -391,7 +388,6 @@ static void on_text(struct ws_pss *pss)
 	} else {
 		session_peer_message(&pss->peer, m);
 	}
-	free(m);
 }
 
 /* Drops the reassembly buffer: after an image it may be megabytes. */
@@ -406,11 +402,12 @@ static void on_message(struct ws_pss *pss)
 {
 	metrics_inc(MC_WS_MESSAGES_IN);
 	if (!pss->rx_binary)
-		on_text(pss);       /* rate-checks after decoding: acks are exempt */
+		on_text(pss, pss->rx, pss->rx_len); /* rate-checks after decoding: acks are exempt */
 	else if (within_rate(pss))
 		on_binary(pss);
-	if (pss->rx_binary)
-		rx_release(pss); /* on_binary may have taken it already */
+	/* An idle connection keeps no reassembly buffer (on_binary may have taken
+	 * the image already): that is most of the memory of 10,000 of them. */
+	rx_release(pss);
 }
 
 /* Grows the reassembly buffer geometrically: an image arrives in many pieces. */
@@ -457,6 +454,13 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 		pss->rx_len = 0;
 		pss->rx_binary = lws_frame_is_binary(pss->wsi);
 		pss->rx_skip = false;
+		if (!pss->rx_binary && lws_is_final_fragment(pss->wsi) &&
+		    len <= (size_t)W_cfg->max_text_frame) {
+			/* the usual case: a whole message in one piece, decoded in place */
+			metrics_inc(MC_WS_MESSAGES_IN);
+			on_text(pss, in, len);
+			return;
+		}
 	}
 	if (pss->rx_skip)
 		return;
@@ -495,13 +499,19 @@ static int send_close_frame(struct ws_pss *pss)
 	return 0;
 }
 
-static int on_writeable(struct ws_pss *pss)
+/* Writes queued messages, one frame per lws_write, while the socket takes
+ * them: a single frame per WRITEABLE left busy desktops seconds behind their
+ * scanners (one frame per connection per loop pass). lws buffers a partial
+ * write itself and then reports the pipe choked, so that check is the guard. */
+static int write_queued(struct ws_pss *pss)
 {
-	struct qmsg *q = pss->qhead;
+	for (int i = 0; i < WRITE_BURST && pss->qhead; i++) {
+		struct qmsg *q = pss->qhead;
+		int n;
 
-	if (q) {
-		int n = lws_write(pss->wsi, q->buf + LWS_PRE, q->len, LWS_WRITE_TEXT);
-
+		if (i && lws_send_pipe_choked(pss->wsi))
+			break;
+		n = lws_write(pss->wsi, q->buf + LWS_PRE, q->len, LWS_WRITE_TEXT);
 		pss->qhead = q->next;
 		if (!pss->qhead)
 			pss->qtail = NULL;
@@ -509,10 +519,17 @@ static int on_writeable(struct ws_pss *pss)
 		free(q);
 		if (n < 0)
 			return -1;
-		if (pss->qhead) {
-			lws_callback_on_writable(pss->wsi);
-			return 0;
-		}
+	}
+	return 0;
+}
+
+static int on_writeable(struct ws_pss *pss)
+{
+	if (write_queued(pss))
+		return -1;
+	if (pss->qhead) {
+		lws_callback_on_writable(pss->wsi);
+		return 0;
 	}
 	if (!pss->close_pending)
 		session_peer_writable(&pss->peer); /* a replaying desktop gets its next chunk */

@@ -423,26 +423,37 @@ void session__batch_free(void)
 
 /* ---- scans ---- */
 
+/* A resend is the rare case: try the INSERT first (the UNIQUE(session, client
+ * id) index is the check) and look the original up only when it collides. */
+static int scan_duplicate(struct sess *s, const struct sb_scan *scan, int64_t *seq,
+			  bool *duplicate)
+{
+	struct sb_scan found;
+	int rc = store_scan_find(session__s.st, s->id, scan->id, &found, NULL, NULL);
+
+	if (rc)
+		return rc == SB_ENOTFOUND ? SB_EIO : rc;
+	*seq = found.seq;
+	*duplicate = true;
+	metrics_inc(MC_SCANS_DUPLICATE);
+	return 0;
+}
+
 int session_scan_put(struct sess *s, const char *scanner, struct sb_scan *scan,
 		     int64_t *seq, bool *duplicate)
 {
-	struct sb_scan found;
 	struct action *a;
 	int rc;
 
-	rc = store_scan_find(session__s.st, s->id, scan->id, &found, NULL, NULL);
-	if (!rc) {
-		*seq = found.seq;
-		*duplicate = true;
-		metrics_inc(MC_SCANS_DUPLICATE);
-		return 0;
-	}
-	if (rc != SB_ENOTFOUND || (rc = session__batch_begin(s)))
+	if ((rc = session__batch_begin(s)))
 		return rc;
 	scan->seq = s->last_seq + 1;
 	scan->received_at = clock_wall_ms();
 	snprintf(scan->scanner, sizeof(scan->scanner), "%s", scanner);
-	if ((rc = store_scan_insert(session__s.st, s->id, scan)))
+	rc = store_scan_insert(session__s.st, s->id, scan);
+	if (rc == SB_EEXIST)
+		return scan_duplicate(s, scan, seq, duplicate);
+	if (rc)
 		return rc;
 	s->last_seq = scan->seq;
 	*seq = scan->seq;

@@ -29,7 +29,9 @@
 #include "store.h"
 
 #define DB_FILE "scanbridge.db"
-#define WS_RX_BUFFER 2048
+/* lws mallocs this per connection; our messages are ~200 bytes and longer
+ * ones are reassembled from pieces, so a small buffer costs nothing. */
+#define WS_RX_BUFFER 512
 #define DRAIN_MS 1000
 
 static volatile sig_atomic_t stop_requested, reload_requested;

@@ -474,7 +474,58 @@ static void test_encode_roundtrip_numbers(void)
 	free(s);
 }
 
-TEST_MAIN(TEST(test_decode_hello), TEST(test_decode_hello_token_max), TEST(test_decode_scan),
+/* The hand-printed scan/ack/delivered encoders must produce JSON that parses
+ * back to exactly what went in, whatever the text holds. */
+static void test_fast_encoders_round_trip(void)
+{
+	static const char *const codes[] = {
+		"plain", "quote\"inside", "back\\slash", "\\\"", "caf\xc3\xa9 \xf0\x9d\x84\x9e",
+		"line\nbreak\ttab\x01ctl", "/slash</script>", "",
+	};
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		struct sb_scan sc = { .seq = 9007199254740991LL, .format = SB_FMT_QR_CODE,
+				      .scanned_at = (i % 2) ? -1 : 1795000000000LL,
+				      .received_at = 1795000000001LL };
+		char *text;
+		cJSON *o;
+
+		snprintf(sc.id, sizeof sc.id, "id-%zu", i);
+		snprintf(sc.code, sizeof sc.code, "%s", codes[i]);
+		snprintf(sc.scanner, sizeof sc.scanner, "sc_%zu", i);
+		text = sb_msg_scan(&sc);
+		CHECK(text != NULL);
+		o = cJSON_Parse(text);
+		CHECK(o != NULL);
+		CHECK_STR(cJSON_GetObjectItem(o, "type")->valuestring, "scan");
+		CHECK_STR(cJSON_GetObjectItem(o, "code")->valuestring, codes[i]);
+		CHECK_STR(cJSON_GetObjectItem(o, "id")->valuestring, sc.id);
+		CHECK_STR(cJSON_GetObjectItem(o, "scanner")->valuestring, sc.scanner);
+		CHECK_STR(cJSON_GetObjectItem(o, "format")->valuestring, "QR_CODE");
+		CHECK(strstr(text, "\"seq\":9007199254740991,") != NULL);
+		CHECK((i % 2) ? cJSON_IsNull(cJSON_GetObjectItem(o, "scanned_at"))
+			      : strstr(text, "\"scanned_at\":1795000000000,") != NULL);
+		cJSON_Delete(o);
+		free(text);
+	}
+	char long_code[SB_CODE_MAX_BYTES + 1];
+	struct sb_scan big = { .seq = 1, .scanned_at = -1 };
+	memset(long_code, '"', SB_CODE_MAX_BYTES);
+	long_code[SB_CODE_MAX_BYTES] = '\0';
+	memcpy(big.code, long_code, sizeof long_code);
+	char *t = sb_msg_scan(&big);
+	cJSON *o = cJSON_Parse(t);
+	CHECK(o && !strcmp(cJSON_GetObjectItem(o, "code")->valuestring, long_code));
+	cJSON_Delete(o);
+	free(t);
+	t = sb_msg_ack("a\"b", 7, true);
+	CHECK_STR(t, "{\"type\":\"ack\",\"id\":\"a\\\"b\",\"seq\":7,\"duplicate\":true}");
+	free(t);
+	t = sb_msg_delivered("x", 8);
+	CHECK_STR(t, "{\"type\":\"delivered\",\"id\":\"x\",\"seq\":8}");
+	free(t);
+}
+
+TEST_MAIN(TEST(test_fast_encoders_round_trip), TEST(test_decode_hello), TEST(test_decode_hello_token_max), TEST(test_decode_scan),
 	  TEST(test_decode_ack_kick_ping), TEST(test_decode_errors), TEST(test_integer_limits),
 	  TEST(test_nul_escape_lookalikes), TEST(test_depth), TEST(test_not_nul_terminated),
 	  TEST(test_struct_reuse), TEST(test_encode_welcome), TEST(test_encode_scan),
