@@ -53,8 +53,8 @@ struct ws_pss {
 	lws_sorted_usec_list_t hello_sul;
 	bool hello_armed, close_pending, close_started, ip_counted, established;
 	int close_code;
-	char close_reason[124]; /* a close frame carries at most 123 bytes of reason */
-	char ip[64];
+	char close_reason[72];      /* our reasons are short; longer ones are cut */
+	char ip[48];                /* INET6_ADDRSTRLEN */
 };
 
 static const struct sb_config *W_cfg;
@@ -120,7 +120,7 @@ static void ws_close(struct peer *p, int code, const char *reason)
 		return;
 	pss->close_pending = true;
 	pss->close_code = code;
-	snprintf(pss->close_reason, sizeof(pss->close_reason), "%.120s", reason);
+	snprintf(pss->close_reason, sizeof(pss->close_reason), "%.70s", reason);
 	if (code == 1008) /* slow consumer: what it did not read is dropped */
 		queue_free(pss);
 	lws_callback_on_writable(pss->wsi);

@@ -31,7 +31,7 @@
 #define DB_FILE "scanbridge.db"
 /* lws mallocs this per connection; our messages are ~200 bytes and longer
  * ones are reassembled from pieces, so a small buffer costs nothing. */
-#define WS_RX_BUFFER 512
+#define WS_RX_BUFFER 256
 #define DRAIN_MS 1000
 
 static volatile sig_atomic_t stop_requested, reload_requested;
