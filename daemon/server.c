@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static struct {
 	struct lws_context *ctx;
 	struct store *st;
 	struct auth *auth;
-	lws_sorted_usec_list_t flush_sul, cleanup_sul;
+	lws_sorted_usec_list_t cleanup_sul;
 	char web_root[PATH_MAX + 128];
 } D;
 
@@ -70,14 +71,14 @@ static void install_signals(void)
 
 /* ---- timers ---- */
 
-static void flush_cb(lws_sorted_usec_list_t *sul)
-{
-	session_flush();
-}
+/* The group commit runs right after the loop pass that produced the writes
+ * (run_loop calls session_flush when lws_service returns), not from a timer:
+ * a timer would cost one more poll() over every connection per batch. */
+static bool flush_wanted;
 
 static void schedule_flush(void)
 {
-	lws_sul_schedule(D.ctx, 0, &D.flush_sul, flush_cb, 1);
+	flush_wanted = true;
 }
 
 static void cleanup_cb(lws_sorted_usec_list_t *sul)
@@ -250,8 +251,10 @@ static void drain(void)
 	session_flush();
 	session_close_all(1001, "server shutting down");
 	session_flush();
-	while (proto_ws_connections() && clock_mono_ms() < until)
+	while (proto_ws_connections() && clock_mono_ms() < until) {
 		lws_service(D.ctx, 0);
+		session_flush();
+	}
 }
 
 static void run_loop(void)
@@ -259,6 +262,10 @@ static void run_loop(void)
 	while (!stop_requested) {
 		if (lws_service(D.ctx, 0) < 0)
 			break;
+		if (flush_wanted) {
+			flush_wanted = false;
+			session_flush();
+		}
 		if (reload_requested)
 			apply_reload();
 	}
