@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "auth.h"
+#include "rand.h"
 #include "fuzz.h"
 #include "sb_err.h"
 
@@ -57,26 +58,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The daemon's own encoder (rand.h); the buffer is sized by the caller. */
 static size_t b64url(const unsigned char *in, size_t n, char *out)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0;
+	int w = base64url_encode(in, n, out, (n + 2) / 3 * 4 + 1);
 
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = tab[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = tab[v & 63];
-	}
-	return o;
+	return w < 0 ? 0 : (size_t)w;
 }
 
 /* "<b64 header>.<b64 payload>.<b64 HMAC-SHA256>", malloc'd. */
