@@ -393,6 +393,15 @@ static void free_graveyard(void)
 	}
 }
 
+/* The last group commit failed (disk full, I/O error) and none has succeeded
+ * since: /healthz reports degraded until writes work again. */
+static bool store_failing;
+
+bool session_store_failing(void)
+{
+	return store_failing;
+}
+
 int session_flush(void)
 {
 	int64_t t0 = clock_mono_ms();
@@ -406,6 +415,9 @@ int session_flush(void)
 		if (rc)
 			log_error("commit failed; batch answered unavailable", "err=\"%s\"",
 				  sb_strerror(rc));
+		else if (store_failing)
+			log_info("storage writes recovered", NULL);
+		store_failing = rc != 0;
 	}
 	settle_touched(rc);
 	run_actions(rc);

@@ -600,11 +600,12 @@ void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs)
 
 static void h_healthz(struct rest_resp *rs)
 {
-	bool ok = !store_ping(R.st);
+	bool db = !store_ping(R.st), writes = !session_store_failing(), ok = db && writes;
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "status", ok ? "ok" : "degraded");
-	cJSON_AddStringToObject(o, "db", ok ? "ok" : "error");
+	cJSON_AddStringToObject(o, "db", db ? "ok" : "error");
+	cJSON_AddStringToObject(o, "writes", writes ? "ok" : "failing");
 	cJSON_AddStringToObject(o, "version", SB_VERSION);
 	cJSON_AddNumberToObject(o, "uptime_s", (double)((clock_mono_ms() - R.started_mono) / 1000));
 	reply_json(rs, ok ? 200 : 503, o);

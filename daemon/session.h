@@ -73,6 +73,9 @@ int session_flush(void);
  * session_flush() via session_wait_commit(). */
 bool session_batch_open(void);
 void session_wait_commit(struct waiter *w);
+/* True while the store refuses writes: the last commit failed and none has
+ * succeeded since (clients get `unavailable`; /healthz says degraded). */
+bool session_store_failing(void);
 /* Removes w wherever it is queued (the request went away). */
 void session_waiter_cancel(struct waiter *w);
 
