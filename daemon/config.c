@@ -84,6 +84,8 @@ static const struct option_def options[] = {
 	/* auth */
 	O_STR(api_key, "", "KEY", RELOAD,
 	      "Bearer key POST /sessions requires; empty = no key needed"),
+	O_STR(allowed_origins, "", "ORIGINS", RELOAD,
+	      "browser origins besides the appliance's own that may use the API and /ws (POS pages), space-separated, e.g. https://pos.example; * = any"),
 	/* limits */
 	O_INT(max_connections, 1, 10000000, 12000, "connections", RESTART,
 	      "open connections in total; more are closed 4013"),

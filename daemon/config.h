@@ -33,6 +33,7 @@ struct sb_config {
 	int max_sessions;               /* 10000 */
 	/* auth */
 	char api_key[256];              /* "" = POST /sessions needs no key */
+	char allowed_origins[1024];     /* "" = same origin only; space-separated; "*" any */
 	/* limits */
 	int max_connections;            /* 12000 */
 	int max_connections_per_ip;     /* 256 */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proto_http.h"
+#include "origin.h"
 #include "rest.h"
 #include "sb_err.h"
 
@@ -38,7 +39,8 @@ struct http_pss {
 	char ip[64];
 	char *body;
 	size_t body_len, body_max;
-	bool body_too_big, poll_armed, is_decode;
+	bool body_too_big, poll_armed, is_decode, preflight;
+	char cors_origin[256];      /* an allowed browser origin to echo, or "" */
 };
 
 static const struct sb_config *H_cfg;
@@ -252,6 +254,29 @@ static void dispatch(struct http_pss *pss)
 	answer(pss);
 }
 
+static int add_header(struct http_pss *pss, const char *name, const char *value,
+		      unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(pss->wsi, (const unsigned char *)name,
+					   (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* CORS for a POS page on another allowed origin (the embeddable client). */
+static int add_cors_headers(struct http_pss *pss, unsigned char **p, unsigned char *end)
+{
+	if (!pss->cors_origin[0])
+		return 0;
+	if (add_header(pss, "access-control-allow-origin:", pss->cors_origin, p, end) ||
+	    add_header(pss, "vary:", "Origin", p, end) ||
+	    add_header(pss, "access-control-expose-headers:", "Retry-After", p, end))
+		return -1;
+	if (!pss->preflight)
+		return 0;
+	return add_header(pss, "access-control-allow-methods:", "GET, POST, DELETE", p, end) ||
+	       add_header(pss, "access-control-allow-headers:", "Authorization, Content-Type", p, end) ||
+	       add_header(pss, "access-control-max-age:", "600", p, end);
+}
+
 static int write_headers(struct http_pss *pss)
 {
 	unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
@@ -274,6 +299,8 @@ static int write_headers(struct http_pss *pss)
 	if (pss->rs.allow[0] &&
 	    lws_add_http_header_by_name(pss->wsi, (const unsigned char *)"allow:",
 					(unsigned char *)pss->rs.allow, (int)strlen(pss->rs.allow), &p, end))
+		return -1;
+	if (add_cors_headers(pss, &p, end))
 		return -1;
 	return lws_finalize_write_http_header(pss->wsi, start, &p, end) ? -1 : 0;
 }
@@ -336,6 +363,35 @@ static void drop(struct http_pss *pss)
 	reset(pss);
 }
 
+/* Browser requests from a page on another origin: only the appliance's own
+ * origin and allowed_origins may use the API (a random web page must not
+ * open sessions or pair on the store's LAN through a cashier's browser).
+ * Answers 403 or the CORS preflight itself and returns true; false = go on. */
+static bool cors_gate(struct http_pss *pss)
+{
+	char origin[256] = "", host[256] = "";
+
+	pss->cors_origin[0] = '\0';
+	pss->preflight = false;
+	if (strncmp(pss->rq.path, "/api/v1/", 8) ||
+	    lws_hdr_copy(pss->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+		return false;
+	lws_hdr_copy(pss->wsi, host, sizeof(host), WSI_TOKEN_HOST);
+	if (!origin_allowed(origin, host, H_cfg->public_url, H_cfg->allowed_origins)) {
+		rest_error(&pss->rs, 403, "forbidden",
+			   "pages from this origin may not use the API (see allowed_origins)");
+		answer(pss);
+		return true;
+	}
+	snprintf(pss->cors_origin, sizeof(pss->cors_origin), "%s", origin);
+	if (pss->rq.method != HM_OPTIONS)
+		return false;
+	pss->preflight = true;
+	pss->rs.status = 204;
+	answer(pss);
+	return true;
+}
+
 static int on_http(struct http_pss *pss, struct lws *wsi)
 {
 	long len;
@@ -351,6 +407,8 @@ static int on_http(struct http_pss *pss, struct lws *wsi)
 	}
 	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/"))
 		return serve_phone_page(pss);
+	if (cors_gate(pss))
+		return 0;
 	read_query(wsi, &pss->rq);
 	read_headers(pss);
 	len = content_length(wsi);

@@ -18,6 +18,7 @@
 #include "decode_pool.h"
 #include "log.h"
 #include "metrics.h"
+#include "origin.h"
 #include "proto_http.h"
 #include "ratelimit.h"
 #include "sb_err.h"
@@ -278,10 +279,19 @@ static void hello_timeout_cb(lws_sorted_usec_list_t *sul)
 
 static int filter_connection(struct lws *wsi)
 {
-	char uri[64] = "";
+	char uri[64] = "", origin[256] = "", host[256] = "";
 
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws"))
 		return 1; /* refuse the upgrade */
+	/* Browsers send Origin on WebSocket upgrades and no CORS applies, so the
+	 * allow-list is checked here: a page from elsewhere cannot relay scans. */
+	lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+	lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST);
+	if (!origin_allowed(origin, host, W_cfg->public_url, W_cfg->allowed_origins)) {
+		log_info("websocket from a disallowed origin refused", NULL);
+		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+		return 1;
+	}
 	return 0;
 }
 
