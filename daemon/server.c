@@ -296,7 +296,10 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	find_web_root();
 	if ((rc = open_state()))
 		goto out;
-	session_init(cfg, D.st, D.auth, schedule_flush);
+	if ((rc = session_init(cfg, D.st, D.auth, schedule_flush))) {
+		log_error("cannot load the sessions from the database", NULL);
+		goto out;
+	}
 	rest_init(cfg, D.st);
 	proto_http_set_config(cfg);
 	proto_ws_set_config(cfg);

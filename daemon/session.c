@@ -22,6 +22,11 @@ struct session_state session__s;
 static int64_t ttl_ms(void) { return (int64_t)session__s.cfg->session_ttl * 1000; }
 static int64_t max_age_ms(void) { return (int64_t)session__s.cfg->session_max_age * 1000; }
 
+static void load_one(const char *sid, void *ctx)
+{
+	session__get(sid);
+}
+
 int session_init(const struct sb_config *cfg, struct store *st, struct auth *auth,
 		 session_schedule_fn schedule)
 {
@@ -32,6 +37,8 @@ int session_init(const struct sb_config *cfg, struct store *st, struct auth *aut
 	session__s.st = st;
 	session__s.auth = auth;
 	session__s.schedule = schedule;
+	if (store_sessions_each(st, load_one, NULL))
+		return SB_EIO;
 	if (!store_session_count(st, &n))
 		metrics_gauge_set(MG_SESSIONS_ACTIVE, n);
 	return 0;
@@ -95,6 +102,15 @@ static void unlink_from_registry(struct sess *s)
 	s->hnext = NULL;
 }
 
+/* A stored wall time as a point on the monotonic clock (never in the future:
+ * a wall clock that went back makes it "now"). */
+static int64_t mono_of(int64_t wall_ms)
+{
+	int64_t ago = clock_wall_ms() - wall_ms;
+
+	return clock_mono_ms() - (ago > 0 ? ago : 0);
+}
+
 static struct sess *sess_new(const struct store_session *row)
 {
 	struct sess *s = calloc(1, sizeof(*s));
@@ -103,7 +119,9 @@ static struct sess *sess_new(const struct store_session *row)
 		return NULL;
 	snprintf(s->id, sizeof(s->id), "%s", row->id);
 	s->created_at = row->created_at;
-	s->last_activity = s->persisted_activity = row->last_activity;
+	s->last_activity = row->last_activity;
+	s->created_mono = mono_of(row->created_at);
+	s->active_mono = s->persisted_mono = mono_of(row->last_activity);
 	s->last_seq = s->committed_seq = row->last_seq;
 	s->delivered_seq = row->delivered_seq;
 	insert(s);
@@ -138,7 +156,6 @@ int session__reload(struct sess *s)
 	}
 	s->last_seq = s->committed_seq = row.last_seq;
 	s->delivered_seq = row.delivered_seq;
-	s->persisted_activity = row.last_activity;
 	return 0;
 }
 
@@ -155,29 +172,41 @@ bool session__scanner_connected(const struct sess *s, const char *scanner_id)
 
 /* ---- expiry ---- */
 
-int64_t session__expires_at(const struct sess *s)
+/* Monotonic ms left before the session expires (<= 0: expired). */
+static int64_t ms_left(const struct sess *s)
 {
-	int64_t idle = s->last_activity + ttl_ms();
-	int64_t aged = s->created_at + max_age_ms();
+	int64_t now = clock_mono_ms();
+	int64_t idle = s->active_mono + ttl_ms() - now;
+	int64_t aged = s->created_mono + max_age_ms() - now;
 
 	return idle < aged ? idle : aged;
 }
 
+bool session__expired(const struct sess *s)
+{
+	return ms_left(s) <= 0;
+}
+
+int64_t session__expires_at(const struct sess *s)
+{
+	return clock_wall_ms() + ms_left(s);
+}
+
 /* Activity is kept in memory and written through at most every ttl/20 (>= 1 s),
- * inside the group commit; the cleanup pass writes the rest before it looks
- * for expired sessions. */
+ * inside the group commit (for a restart); the cleanup pass writes the rest. */
 void session_touch(struct sess *s)
 {
-	int64_t now = clock_wall_ms();
+	int64_t mono = clock_mono_ms();
 	int64_t every = ttl_ms() / 20 > 1000 ? ttl_ms() / 20 : 1000;
 
-	if (now <= s->last_activity)
+	if (mono <= s->active_mono)
 		return;
-	s->last_activity = now;
-	if (now - s->persisted_activity < every)
+	s->active_mono = mono;
+	s->last_activity = clock_wall_ms();
+	if (mono - s->persisted_mono < every)
 		return;
-	if (!session__batch_begin(s) && !store_session_touch(session__s.st, s->id, now))
-		s->persisted_activity = now;
+	if (!session__batch_begin(s) && !store_session_touch(session__s.st, s->id, s->last_activity))
+		s->persisted_mono = mono;
 }
 
 void session__kill(struct sess *s, enum store_end_reason why)
@@ -222,25 +251,30 @@ static void sid_list_add(const char *sid, void *arg)
 	snprintf(l->ids[l->n++], SB_ID_MAX, "%s", sid);
 }
 
-static void persist_activity(void)
+static void persist_activity(struct sess *s)
 {
-	for (int i = 0; i < SESS_BUCKETS; i++) {
-		for (struct sess *s = session__s.buckets[i]; s; s = s->hnext) {
-			if (s->last_activity <= s->persisted_activity || session__batch_begin(s))
-				continue;
-			if (!store_session_touch(session__s.st, s->id, s->last_activity))
-				s->persisted_activity = s->last_activity;
-		}
-	}
+	if (s->active_mono <= s->persisted_mono || session__batch_begin(s))
+		return;
+	if (!store_session_touch(session__s.st, s->id, s->last_activity))
+		s->persisted_mono = s->active_mono;
 }
 
-static void expire_sessions(int64_t now)
+/* Every session is in memory (loaded at start), so expiry is decided here on
+ * the monotonic clock; the database only needs the activity for a restart. */
+static void expire_sessions(void)
 {
 	struct sid_list l = { 0 };
 
-	store_sessions_expired(session__s.st, now, ttl_ms(), max_age_ms(), sid_list_add, &l);
+	for (int i = 0; i < SESS_BUCKETS; i++) {
+		for (struct sess *s = session__s.buckets[i]; s; s = s->hnext) {
+			if (session__expired(s))
+				sid_list_add(s->id, &l);
+			else
+				persist_activity(s);
+		}
+	}
 	for (size_t i = 0; i < l.n; i++) {
-		struct sess *s = session__get(l.ids[i]);
+		struct sess *s = lookup(l.ids[i]);
 
 		if (s)
 			session__kill(s, STORE_ENDED_EXPIRED);
@@ -253,8 +287,7 @@ void session_cleanup(void)
 	int64_t now = clock_wall_ms();
 	int64_t purged = 0;
 
-	persist_activity();
-	expire_sessions(now);
+	expire_sessions();
 	if (!session__batch_begin(NULL))
 		store_purge(session__s.st, now - (int64_t)session__s.cfg->scan_retention * 1000,
 			    now, &purged);
@@ -319,7 +352,7 @@ int session_authorize(const char *token, const char *sid, enum sb_role role,
 		return rc == SB_EEXPIRED ? SB_EEXPIRED : SB_EAUTH;
 	if (!(s = session__get(c->sid)))
 		return gone_reason(c->sid);
-	if (session__expires_at(s) <= clock_wall_ms()) {
+	if (session__expired(s)) {
 		session__kill(s, STORE_ENDED_EXPIRED);
 		return SB_EEXPIRED;
 	}
@@ -418,7 +451,7 @@ int session_pair(const char *pair_code, const char *name, struct session_paired 
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_pair_code_peek(session__s.st, pair_code, clock_wall_ms(), sid)))
 		return rc;
-	if (!(s = session__get(sid)) || session__expires_at(s) <= clock_wall_ms())
+	if (!(s = session__get(sid)) || session__expired(s))
 		return SB_ENOTFOUND;
 	if ((rc = scanner_room(s)) || (rc = session__batch_begin(s)) ||
 	    (rc = store_pair_code_take(session__s.st, pair_code, clock_wall_ms(), sid)) ||

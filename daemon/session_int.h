@@ -8,7 +8,11 @@
 
 struct sess {
 	char id[SB_ID_MAX];
-	int64_t created_at, last_activity, persisted_activity; /* wall ms */
+	int64_t created_at, last_activity;  /* wall ms: tokens, the database */
+	/* Expiry runs on the monotonic clock so a wall-clock jump neither expires
+	 * every session nor keeps them forever: the database's wall times are
+	 * turned into monotonic ones when a session is loaded. */
+	int64_t created_mono, active_mono, persisted_mono;
 	int64_t last_seq;        /* head, including the open batch */
 	int64_t committed_seq;   /* head that clients may see */
 	int64_t delivered_seq;
@@ -47,7 +51,8 @@ void session__unlink_all(struct sess *s, char *msg, int code, const char *reason
 /* session.c */
 struct sess *session__get(const char *sid);          /* memory or store */
 void session__kill(struct sess *s, enum store_end_reason why);
-int64_t session__expires_at(const struct sess *s);
+int64_t session__expires_at(const struct sess *s);   /* wall ms, for clients */
+bool session__expired(const struct sess *s);
 int session__reload(struct sess *s);                 /* after a failed commit */
 bool session__scanner_connected(const struct sess *s, const char *scanner_id);
 

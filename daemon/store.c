@@ -28,7 +28,7 @@ enum stmt {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_PING,
 	S_SESSION_CREATE, S_SESSION_GET, S_SESSION_TOUCH, S_SESSION_DELIVER,
-	S_SCANS_DELIVER, S_SESSION_DELETE, S_SESSIONS_EXPIRED, S_SESSION_COUNT,
+	S_SCANS_DELIVER, S_SESSION_DELETE, S_SESSIONS_ALL, S_SESSION_COUNT,
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
 	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID,
 	S_SCANNER_ADD, S_SCANNER_GET, S_SCANNER_KICK, S_SCANNER_COUNT, S_SCANNERS_LIST,
@@ -63,8 +63,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		" AND seq > (SELECT delivered_seq FROM sessions WHERE id = ?1)"
 		" AND seq <= ?2 AND delivered_at IS NULL",
 	[S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
-	[S_SESSIONS_EXPIRED] =
-		"SELECT id FROM sessions WHERE last_activity <= ?1 OR created_at <= ?2",
+	[S_SESSIONS_ALL] = "SELECT id FROM sessions",
 	[S_SESSION_COUNT] = "SELECT count(*) FROM sessions",
 	[S_ENDED_PUT] =
 		"INSERT OR REPLACE INTO ended_sessions(id, reason, keep_until) VALUES (?1, ?2, ?3)",
@@ -612,11 +611,10 @@ int store_session_end_reason(struct store *st, const char *sid)
 	return reset(s, rc);
 }
 
-int store_sessions_expired(struct store *st, int64_t now, int64_t ttl_ms,
-			   int64_t max_age_ms, store_sid_fn fn, void *ctx)
+int store_sessions_each(struct store *st, store_sid_fn fn, void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[S_SESSIONS_EXPIRED];
-	int rc = step(st, s, bi(s, 1, now - ttl_ms) | bi(s, 2, now - max_age_ms));
+	sqlite3_stmt *s = st->stmt[S_SESSIONS_ALL];
+	int rc = step(st, s, SQLITE_OK);
 
 	for (; rc == 1; rc = step(st, s, SQLITE_OK))
 		fn((const char *)sqlite3_column_text(s, 0), ctx);

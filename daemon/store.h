@@ -78,12 +78,10 @@ int store_session_end(struct store *st, const char *sid, enum store_end_reason w
 		      int64_t now, int64_t keep_ms);
 /* Why a session no longer exists: STORE_ENDED_* or SB_ENOTFOUND if never known. */
 int store_session_end_reason(struct store *st, const char *sid);
-/* Calls fn for each session whose last_activity + ttl_ms <= now or
- * created_at + max_age_ms <= now. fn must not call store functions that write;
- * collect ids and end them afterwards. */
+/* Calls fn for every session (the session layer loads them all at start and
+ * decides expiry itself, on the monotonic clock). fn must not write. */
 typedef void (*store_sid_fn)(const char *sid, void *ctx);
-int store_sessions_expired(struct store *st, int64_t now, int64_t ttl_ms,
-			   int64_t max_age_ms, store_sid_fn fn, void *ctx);
+int store_sessions_each(struct store *st, store_sid_fn fn, void *ctx);
 int store_session_count(struct store *st, int64_t *n);
 
 /* Pair codes. add records code for sid expiring at expires_at and makes it the

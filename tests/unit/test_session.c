@@ -26,7 +26,8 @@ struct fake_peer {
 };
 
 static int64_t now_ms = 1800000000000;
-static int64_t fake_wall(void) { return now_ms; }
+static int64_t wall_offset;   /* a wall-clock jump; the monotonic clock ignores it */
+static int64_t fake_wall(void) { return now_ms + wall_offset; }
 static int64_t fake_mono(void) { return now_ms; }
 
 static int fake_send(struct peer *p, char *msg)
@@ -68,6 +69,7 @@ static void setup(void)
 	char err[256], path[128];
 
 	now_ms = 1800000000000;
+	wall_offset = 0;
 	clock_stub(fake_wall, fake_mono);
 	CHECK(mkdtemp(dir) != NULL);
 	config_defaults(&cfg);
@@ -473,6 +475,68 @@ static void test_expiry_slides_and_caps(void)
 	teardown();
 }
 
+/* Expiry follows the monotonic clock: a wall clock set forward by two days
+ * expires nothing, one set back a day keeps nothing alive past its ttl. */
+static void test_wall_clock_jumps_do_not_move_expiry(void)
+{
+	struct fake_peer d;
+	struct pair_of s;
+	struct session_info si;
+	cJSON *m;
+
+	setup();
+	cfg.session_ttl = 600;
+	open_and_pair(&s);
+	fake_init(&d);
+	hello(&d, s.o.desktop_token, 0);
+	wall_offset = 2 * 86400 * 1000LL;      /* NTP jumps forward two days */
+	now_ms += 60000;
+	session_cleanup();
+	session_flush();
+	CHECK(next_msg(&d) == NULL);           /* nothing expired */
+	CHECK_EQ_INT(d.close_code, 0);
+	session_info(d.p.sess, &si);
+	CHECK_EQ_INT(si.expires_at, now_ms + wall_offset + 540000); /* 9 minutes left */
+	wall_offset = -86400 * 1000LL;          /* and back, a day behind */
+	now_ms += 540000;                       /* the ttl runs out on the monotonic clock */
+	session_cleanup();
+	session_flush();
+	m = next_msg(&d);
+	CHECK_STR(type_of(m), "session_expired");
+	cJSON_Delete(m);
+	CHECK_EQ_INT(d.close_code, 4004);
+	fake_free(&d);
+	free_pair(&s);
+	teardown();
+}
+
+/* After a restart every stored session is back in memory with its expiry. */
+static void test_sessions_are_loaded_at_start(void)
+{
+	struct pair_of s;
+	struct auth_claims c;
+	struct sess *sp;
+
+	setup();
+	cfg.session_ttl = 600;
+	open_and_pair(&s);
+	now_ms += 100000;
+	session_shutdown();                     /* the daemon stops ... */
+	session_init(&cfg, st, au, schedule);   /* ... and starts on the same database */
+	now_ms += 499000;                       /* 599 s after the last activity */
+	session_cleanup();
+	session_flush();
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
+	session_shutdown();
+	session_init(&cfg, st, au, schedule);
+	now_ms += 600001;
+	session_cleanup();                      /* expired without anyone asking for it */
+	session_flush();
+	CHECK_EQ_INT(store_session_end_reason(st, s.o.sid), STORE_ENDED_EXPIRED);
+	free_pair(&s);
+	teardown();
+}
+
 static void test_idle_session_expires_after_ttl(void)
 {
 	struct pair_of s;
@@ -570,5 +634,6 @@ TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is
 	  TEST(test_resume_replays_in_order_without_overflow),
 	  TEST(test_desktop_not_reading_falls_behind_then_catches_up),
 	  TEST(test_failed_commit_acks_nothing_and_rewinds), TEST(test_expiry_slides_and_caps),
+	  TEST(test_wall_clock_jumps_do_not_move_expiry), TEST(test_sessions_are_loaded_at_start),
 	  TEST(test_idle_session_expires_after_ttl), TEST(test_roles_and_revocation),
 	  TEST(test_scanner_cap))
