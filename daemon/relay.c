@@ -17,6 +17,15 @@
 
 #define REPLAY_CHUNK 128
 
+/* Scans (or receipts) queued per refill: at most half the send queue, so the
+ * welcome and a chunk always fit even with a small send_queue_max. */
+static unsigned refill_chunk(void)
+{
+	unsigned half = (unsigned)session__s.cfg->send_queue_max / 2;
+
+	return half < 1 ? 1 : half < REPLAY_CHUNK ? half : REPLAY_CHUNK;
+}
+
 enum act_kind { ACT_REPLY, ACT_FORWARD, ACT_DELIVERED, ACT_NOTIFY };
 
 struct action {
@@ -188,12 +197,12 @@ static void desktop_refill(struct peer *p)
 	struct refill_ctx c = { p, 0 };
 
 	while (s && !p->closing && p->sent_seq < s->committed_seq &&
-	       p->ops->queued(p) < REPLAY_CHUNK) {
+	       p->ops->queued(p) < refill_chunk()) {
 		c.n = 0;
 		if (store_scans_after(session__s.st, s->id, p->sent_seq, s->committed_seq,
-				      REPLAY_CHUNK, refill_one, &c))
+				      (int)refill_chunk(), refill_one, &c))
 			return;
-		if (c.n < REPLAY_CHUNK)
+		if (c.n < (int)refill_chunk())
 			p->sent_seq = s->committed_seq; /* the rest is purged */
 	}
 }
@@ -206,6 +215,22 @@ void session_peer_writable(struct peer *p)
 		desktop_refill(p);
 	else if (p->sess)
 		scanner_refill(p);
+}
+
+/* A desktop more than send_queue_max scans behind whose queue is not
+ * draining has stopped reading: close it (1008) so its socket and session
+ * slot do not stay held; it resumes later from its last_seq. Its memory was
+ * bounded all along (the backlog waits in SQLite). */
+static void close_if_stalled(struct peer *p, int64_t head)
+{
+	if (p->closing || head - p->sent_seq <= session__s.cfg->send_queue_max ||
+	    p->ops->queued(p) < refill_chunk())
+		return;
+	metrics_inc(MC_SLOW_CONSUMER_CLOSES);
+	log_warn("slow consumer closed", "sid=%s role=desktop behind=%lld", p->sess->id,
+		 (long long)(head - p->sent_seq));
+	p->closing = true;
+	p->ops->close(p, 1008, "send queue overflow");
 }
 
 static void forward_scan(struct action *a)
@@ -222,11 +247,12 @@ static void forward_scan(struct action *a)
 		/* A desktop that is replaying, or whose queue is filling up, falls
 		 * behind instead: the store has the scan and desktop_refill sends it
 		 * as the queue drains, so its memory stays bounded. */
-		if (p->sent_seq == a->to - 1 && p->ops->queued(p) < REPLAY_CHUNK) {
+		if (p->sent_seq == a->to - 1 && p->ops->queued(p) < refill_chunk()) {
 			p->sent_seq = a->to;
 			session__send(p, strdup(a->msg));
 		} else if (p->sent_seq < a->to - 1) {
 			desktop_refill(p);
+			close_if_stalled(p, a->to);
 		}
 	}
 	metrics_inc(MC_SCANS_RELAYED);
@@ -287,8 +313,8 @@ static void scanner_refill(struct peer *p)
 	struct receipt_ctx c = { p };
 
 	while (s && !p->closing && p->sent_seq < s->delivered_seq &&
-	       p->ops->queued(p) < REPLAY_CHUNK) {
-		int64_t to = p->sent_seq + REPLAY_CHUNK;
+	       p->ops->queued(p) < refill_chunk()) {
+		int64_t to = p->sent_seq + refill_chunk();
 
 		if (to > s->delivered_seq)
 			to = s->delivered_seq;

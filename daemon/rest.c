@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "clock.h"
+#include "log.h"
 #include "metrics.h"
 #include "qr.h"
 #include "ratelimit.h"
@@ -151,8 +152,16 @@ static int ip_window(const struct rest_req *rq, enum ip_window which, int limit,
 {
 	int retry = 0;
 
-	if (!iplimit_hit(which, rq->ip ? rq->ip : "-", limit, clock_mono_ms(), &retry))
+	static int64_t last_logged;
+	int64_t now = clock_mono_ms();
+
+	if (!iplimit_hit(which, rq->ip ? rq->ip : "-", limit, now, &retry))
 		return 0;
+	if (now - last_logged >= 1000) { /* a flood must not flood the log too */
+		last_logged = now;
+		log_warn(which == IPW_PAIR ? "pair attempts rate limited" : "session creation rate limited",
+			 "ip=%s retry_after_s=%d", rq->ip ? rq->ip : "-", retry);
+	}
 	rest_error(rs, 429, "rate_limited", "too many requests from this address; retry later");
 	rs->retry_after = retry;
 	return SB_ELIMIT;
@@ -317,6 +326,8 @@ static void h_pair(const struct rest_req *rq, struct rest_resp *rs)
 		goto out;
 	rc = session_pair(code, name, &sp);
 	if (rc == SB_ENOTFOUND) {
+		/* guessing is limited per IP and logged; the code itself never is */
+		log_info("pair attempt refused", "ip=%s", rq->ip ? rq->ip : "-");
 		rest_error(rs, 404, "pair_code_invalid", "unknown, used or expired pair code");
 		goto out;
 	} else if (rc == SB_ELIMIT) {

@@ -328,11 +328,27 @@ static void test_resume_replays_in_order_without_overflow(void)
 	teardown();
 }
 
+/* A desktop that pauses falls behind with bounded memory and catches up from
+ * the store; one more than send_queue_max scans behind, with its queue not
+ * draining, has stopped reading and is closed 1008 (it resumes from last_seq). */
+static void stream(struct fake_peer *sc, int from, int to)
+{
+	char id[16];
+
+	for (int i = from; i < to; i++) {
+		snprintf(id, sizeof(id), "b%d", i);
+		send_scan(sc, id, "code");
+		if (i % 100 == 99 || i == to - 1) {
+			session_flush();
+			sc->read = sc->n;
+		}
+	}
+}
+
 static void test_desktop_not_reading_falls_behind_then_catches_up(void)
 {
 	struct fake_peer d, sc;
 	struct pair_of s;
-	char id[16];
 	int64_t expect = 1;
 	cJSON *m;
 
@@ -342,17 +358,10 @@ static void test_desktop_not_reading_falls_behind_then_catches_up(void)
 	fake_init(&d);
 	hello(&sc, s.p.scanner_token, 0);
 	hello(&d, s.o.desktop_token, 0);
-	for (int i = 0; i < 2000; i++) {
-		snprintf(id, sizeof(id), "b%d", i);
-		send_scan(&sc, id, "code");
-		if (i % 100 == 99) {
-			session_flush();
-			sc.read = sc.n;
-		}
-	}
-	CHECK(d.n - d.read <= 256);    /* bounded while it does not read */
+	stream(&sc, 0, 1000);              /* 1000 < send_queue_max (1024) behind */
+	CHECK(d.n - d.read <= 256);        /* bounded while it does not read */
 	CHECK_EQ_INT(d.close_code, 0);
-	for (int round = 0; round < 100 && expect <= 2000; round++) {
+	for (int round = 0; round < 100 && expect <= 1000; round++) {
 		while ((m = next_msg(&d))) {
 			if (!strcmp(type_of(m), "scan"))
 				CHECK_EQ_INT(num(m, "seq"), expect++);
@@ -360,7 +369,10 @@ static void test_desktop_not_reading_falls_behind_then_catches_up(void)
 		}
 		session_peer_writable(&d.p);
 	}
-	CHECK_EQ_INT(expect, 2001);
+	CHECK_EQ_INT(expect, 1001);
+	stream(&sc, 1000, 2300);           /* now it stops reading for good */
+	CHECK_EQ_INT(d.close_code, 1008);
+	CHECK(d.n - d.read <= 256);
 	fake_free(&d);
 	fake_free(&sc);
 	free_pair(&s);
