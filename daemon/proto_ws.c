@@ -550,6 +550,22 @@ static int on_writeable(struct ws_pss *pss)
 	return 0;
 }
 
+/* The client's close frame: lws 4.1 checks the codes up to 2999 but accepts a
+ * 1-byte payload and codes of 5000 and above, which RFC 6455 (7.4) says are
+ * protocol errors. Answer those 1002 instead of echoing them. */
+static int check_peer_close(struct lws *wsi, const unsigned char *in, size_t len)
+{
+	unsigned code;
+
+	if (len == 0)
+		return 0;
+	code = len >= 2 ? (unsigned)in[0] << 8 | in[1] : 0;
+	if (len >= 2 && code >= 1000 && code <= 4999)
+		return 0;
+	lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"invalid close frame", 19);
+	return -1;
+}
+
 int proto_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		      void *in, size_t len)
 {
@@ -566,6 +582,8 @@ int proto_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(pss);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return check_peer_close(wsi, in, len);
 	case LWS_CALLBACK_CLOSED:
 		on_closed(pss);
 		return 0;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,25 +49,63 @@ static struct {
 	char web_root[PATH_MAX + 128];
 } D;
 
-static void on_signal(int sig)
+/* Signals are taken by one thread with sigwait() and passed to the loop with
+ * lws_cancel_service(), the one lws call that is safe from another thread. A
+ * handler that only sets a flag can lose a signal that lands between the
+ * loop's check and poll(): the daemon would then sleep until the next event. */
+static sigset_t handled_signals;
+static pthread_t signal_thread;
+static bool signal_thread_running;
+
+static void *signal_main(void *arg)
 {
-	if (sig == SIGHUP)
-		reload_requested = 1;
-	else
-		stop_requested = 1;
+	int sig;
+
+	for (;;) {
+		if (sigwait(&handled_signals, &sig))
+			continue;
+		if (sig == SIGHUP)
+			reload_requested = 1;
+		else
+			stop_requested = 1;
+		lws_cancel_service(D.ctx);
+		if (sig != SIGHUP)
+			return NULL;
+	}
 }
 
-static void install_signals(void)
+/* Blocks the signals in this thread and every thread started after it (the
+ * decode workers); only signal_main receives them. */
+static void block_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&handled_signals);
+	sigaddset(&handled_signals, SIGTERM);
+	sigaddset(&handled_signals, SIGINT);
+	sigaddset(&handled_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &handled_signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static int start_signal_thread(void)
+{
+	if (pthread_create(&signal_thread, NULL, signal_main, NULL)) {
+		log_error("cannot start the signal thread", NULL);
+		return SB_EIO;
+	}
+	signal_thread_running = true;
+	return 0;
+}
+
+/* The loop also ends without a signal (an lws error): wake the thread with
+ * the signal it waits for, so it returns, before the context goes away. */
+static void stop_signal_thread(void)
+{
+	if (!signal_thread_running)
+		return;
+	if (!stop_requested)
+		pthread_kill(signal_thread, SIGTERM);
+	pthread_join(signal_thread, NULL);
+	signal_thread_running = false;
 }
 
 /* ---- timers ---- */
@@ -170,6 +209,14 @@ static const struct lws_protocol_vhost_options hdr_csp = {
 	"media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
 	"frame-ancestors 'none'" };
 
+/* A WebSocket with no traffic for 60 s gets a protocol ping; one with nothing
+ * valid (data or pong) for 150 s is hung up, so a half-open connection (a
+ * phone that left the Wi-Fi) does not stay forever. Browsers answer pings. */
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 60,
+	.secs_since_valid_hangup = 150,
+};
+
 static struct lws_http_mount mounts[5];
 
 static void set_mount(int i, const char *at, const char *origin, enum lws_mount_protocols kind)
@@ -214,6 +261,7 @@ static int create_context(void)
 	info.vhost_name = "scanbridge";
 	info.server_string = "scanbridge";
 	info.timeout_secs = 10;
+	info.retry_and_idle_policy = &idle_policy;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
 	D.ctx = lws_create_context(&info);
@@ -274,6 +322,7 @@ static void run_loop(void)
 
 static void teardown(void)
 {
+	stop_signal_thread();   /* it calls lws_cancel_service on the context */
 	decode_pool_stop();     /* workers gone before the context they wake is */
 	if (D.ctx)
 		lws_context_destroy(D.ctx); /* owners cancel their jobs as they close */
@@ -292,7 +341,7 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	D.cfg = cfg;
 	D.argc = argc;
 	D.argv = argv;
-	install_signals();
+	block_signals();
 	find_web_root();
 	if ((rc = open_state()))
 		goto out;
@@ -303,7 +352,8 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	rest_init(cfg, D.st);
 	proto_http_set_config(cfg);
 	proto_ws_set_config(cfg);
-	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)))
+	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)) ||
+	    (rc = start_signal_thread()))
 		goto out;
 	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
 			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);
