@@ -318,13 +318,3 @@ void decode_pool_free(void)
 		}
 	P.ctx = NULL;
 }
-
-unsigned decode_pool_queued(void)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&P.mu);
-	n = P.queue.count;
-	pthread_mutex_unlock(&P.mu);
-	return n;
-}

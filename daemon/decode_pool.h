@@ -69,9 +69,6 @@ void decode_pool_stop(void);
  * every job still held, without calling callbacks. */
 void decode_pool_free(void);
 
-/* Jobs waiting for a worker (for tests and metrics). */
-unsigned decode_pool_queued(void);
-
 /* The limits decode_image() gets from the configuration. */
 void decode_pool_limits(const struct sb_config *cfg, struct image_limits *lim);
 

@@ -132,7 +132,7 @@ void session_waiter_cancel(struct waiter *w)
 
 /* ---- sending ---- */
 
-void session__send(struct peer *p, char *msg)
+static void peer_send(struct peer *p, char *msg)
 {
 	if (!msg)
 		return;
@@ -153,14 +153,14 @@ void session__send(struct peer *p, char *msg)
 void session_peer_error(struct peer *p, const char *code, const char *message, const char *id)
 {
 	metrics_error(code);
-	session__send(p, sb_msg_error(code, message, id));
+	peer_send(p, sb_msg_error(code, message, id));
 }
 
 static void send_to_desktops(struct sess *s, const char *msg)
 {
 	for (struct peer *p = s->peers; p; p = p->next)
 		if (p->role == SB_ROLE_DESKTOP)
-			session__send(p, strdup(msg));
+			peer_send(p, strdup(msg));
 }
 
 void session__notify_desktops(struct sess *s, char *msg, bool after_commit)
@@ -187,7 +187,7 @@ static void refill_one(const struct sb_scan *scan, void *arg)
 
 	c->n++;
 	c->p->sent_seq = scan->seq;
-	session__send(c->p, sb_msg_scan(scan));
+	peer_send(c->p, sb_msg_scan(scan));
 }
 
 /* Queues scans the desktop has not seen yet, a chunk at a time, from the store. */
@@ -249,7 +249,7 @@ static void forward_scan(struct action *a)
 		 * as the queue drains, so its memory stays bounded. */
 		if (p->sent_seq == a->to - 1 && p->ops->queued(p) < refill_chunk()) {
 			p->sent_seq = a->to;
-			session__send(p, strdup(a->msg));
+			peer_send(p, strdup(a->msg));
 		} else if (p->sent_seq < a->to - 1) {
 			desktop_refill(p);
 			close_if_stalled(p, a->to);
@@ -304,7 +304,7 @@ static void receipt_one(const struct sb_scan *scan, void *arg)
 	struct receipt_ctx *c = arg;
 
 	if (!strcmp(c->p->scanner, scan->scanner))
-		session__send(c->p, sb_msg_delivered(scan->id, scan->seq));
+		peer_send(c->p, sb_msg_delivered(scan->id, scan->seq));
 }
 
 static void scanner_refill(struct peer *p)
@@ -340,7 +340,7 @@ static void run_action(struct action *a, int rc)
 	switch (a->kind) {
 	case ACT_REPLY:
 		if (!rc) {
-			session__send(a->peer, a->msg);
+			peer_send(a->peer, a->msg);
 			a->msg = NULL;
 		} else if (a->peer) {
 			session_peer_error(a->peer, "unavailable",
@@ -522,7 +522,7 @@ static void peer_scan(struct peer *p, struct sb_scan *scan)
 		return;
 	}
 	if (!store_in_txn(session__s.st)) {
-		session__send(p, sb_msg_ack(scan->id, seq, dup));
+		peer_send(p, sb_msg_ack(scan->id, seq, dup));
 		return;
 	}
 	if (!(a = action_add(ACT_REPLY, p->sess))) {
@@ -688,13 +688,13 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 		/* it claims scans the session never had (restored from another
 		 * database?): say so, and send from the real head on */
 		p->sent_seq = s->committed_seq;
-		session__send(p, welcome_for(p));
+		peer_send(p, welcome_for(p));
 		session_peer_error(p, "invalid_request", "last_seq: above the session's last scan", NULL);
 		peer_set_gauge(p, MG_CONN_DESKTOP);
 		return;
 	}
 	peer_set_gauge(p, c.role == SB_ROLE_DESKTOP ? MG_CONN_DESKTOP : MG_CONN_SCANNER);
-	session__send(p, welcome_for(p));
+	peer_send(p, welcome_for(p));
 	if (c.role == SB_ROLE_DESKTOP) {
 		desktop_refill(p);
 	} else {
@@ -705,12 +705,12 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 	}
 }
 
+/* A session's scanners as welcome and GET show them: the stored rows, and
+ * the wire view (pointing into them) with each one's connected flag. */
 struct scanner_list {
+	struct store_scanner *rows;
 	struct sb_scanner_info *items;
-	char (*ids)[SB_ID_MAX];
-	char (*names)[SB_NAME_MAX_BYTES + 1];
 	size_t n, cap;
-	struct sess *s;
 };
 
 static void scanner_list_add(const struct store_scanner *sc, void *arg)
@@ -719,39 +719,33 @@ static void scanner_list_add(const struct store_scanner *sc, void *arg)
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 8;
-		void *a = realloc(l->items, cap * sizeof(*l->items));
-		void *b = a ? realloc(l->ids, cap * sizeof(*l->ids)) : NULL;
-		void *c = b ? realloc(l->names, cap * sizeof(*l->names)) : NULL;
+		struct store_scanner *rows = realloc(l->rows, cap * sizeof(*rows));
 
-		if (a) l->items = a;
-		if (b) l->ids = b;
-		if (c) l->names = c;
-		if (!c)
+		if (!rows)
 			return;
+		l->rows = rows;
 		l->cap = cap;
 	}
-	snprintf(l->ids[l->n], SB_ID_MAX, "%s", sc->id);
-	snprintf(l->names[l->n], SB_NAME_MAX_BYTES + 1, "%s", sc->name);
-	l->items[l->n].connected = session__scanner_connected(l->s, sc->id);
-	l->n++;
+	l->rows[l->n++] = *sc;
 }
 
 static void scanner_list_load(struct scanner_list *l, struct sess *s)
 {
 	memset(l, 0, sizeof(*l));
-	l->s = s;
 	store_scanners_list(session__s.st, s->id, scanner_list_add, l);
+	if (l->n && !(l->items = calloc(l->n, sizeof(*l->items))))
+		l->n = 0;
 	for (size_t i = 0; i < l->n; i++) {
-		l->items[i].id = l->ids[i];
-		l->items[i].name = l->names[i];
+		l->items[i].id = l->rows[i].id;
+		l->items[i].name = l->rows[i].name;
+		l->items[i].connected = session__scanner_connected(s, l->rows[i].id);
 	}
 }
 
 static void scanner_list_free(struct scanner_list *l)
 {
+	free(l->rows);
 	free(l->items);
-	free(l->ids);
-	free(l->names);
 }
 
 static const struct sb_scanner_info no_scanners[1];
@@ -819,7 +813,7 @@ int session_peer_message(struct peer *p, const struct sb_client_msg *m)
 		peer_kick(p, m->scanner);
 		break;
 	case SB_MSG_PING:
-		session__send(p, sb_msg_pong(clock_wall_ms()));
+		peer_send(p, sb_msg_pong(clock_wall_ms()));
 		break;
 	}
 	return 0;
@@ -851,7 +845,7 @@ void session__unlink_all(struct sess *s, char *msg, int code, const char *reason
 	while (s->peers) {
 		struct peer *p = s->peers;
 
-		session__send(p, msg ? strdup(msg) : NULL);
+		peer_send(p, msg ? strdup(msg) : NULL);
 		peer_unlink(p);
 		if (!p->closing) {
 			p->closing = true;

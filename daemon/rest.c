@@ -37,8 +37,6 @@ void rest_init(const struct sb_config *cfg, struct store *st)
 	R.parked = 0;
 }
 
-void rest_set_config(const struct sb_config *cfg) { R.cfg = cfg; }
-
 /* ---- responses ---- */
 
 void rest_resp_clear(struct rest_resp *rs)

@@ -45,7 +45,6 @@ struct rest_poll {
 enum rest_result { REST_REPLY = 0, REST_PARKED = 1, REST_DECODE = 2 };
 
 void rest_init(const struct sb_config *cfg, struct store *st);
-void rest_set_config(const struct sb_config *cfg);
 
 /* Handles one request. REST_REPLY: *rs is the answer (the transport still waits
  * for the commit when session_batch_open()). REST_PARKED: lp->w is parked on

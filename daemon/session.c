@@ -22,9 +22,11 @@ struct session_state session__s;
 static int64_t ttl_ms(void) { return (int64_t)session__s.cfg->session_ttl * 1000; }
 static int64_t max_age_ms(void) { return (int64_t)session__s.cfg->session_max_age * 1000; }
 
+static struct sess *sess_get(const char *sid);
+
 static void load_one(const char *sid, void *ctx)
 {
-	session__get(sid);
+	sess_get(sid);
 }
 
 int session_init(const struct sb_config *cfg, struct store *st, struct auth *auth,
@@ -42,11 +44,6 @@ int session_init(const struct sb_config *cfg, struct store *st, struct auth *aut
 	if (!store_session_count(st, &n))
 		metrics_gauge_set(MG_SESSIONS_ACTIVE, n);
 	return 0;
-}
-
-void session_set_config(const struct sb_config *cfg)
-{
-	session__s.cfg = cfg;
 }
 
 void session_shutdown(void)
@@ -128,7 +125,7 @@ static struct sess *sess_new(const struct store_session *row)
 	return s;
 }
 
-struct sess *session__get(const char *sid)
+static struct sess *sess_get(const char *sid)
 {
 	struct store_session row;
 	struct sess *s = lookup(sid);
@@ -182,7 +179,7 @@ static int64_t ms_left(const struct sess *s)
 	return idle < aged ? idle : aged;
 }
 
-bool session__expired(const struct sess *s)
+static bool sess_expired(const struct sess *s)
 {
 	return ms_left(s) <= 0;
 }
@@ -209,7 +206,7 @@ void session_touch(struct sess *s)
 		s->persisted_mono = mono;
 }
 
-void session__kill(struct sess *s, enum store_end_reason why)
+static void sess_kill(struct sess *s, enum store_end_reason why)
 {
 	bool expired = why == STORE_ENDED_EXPIRED;
 	char *msg = expired ? sb_msg_session_expired() : sb_msg_session_ended("deleted");
@@ -229,7 +226,7 @@ void session__kill(struct sess *s, enum store_end_reason why)
 
 int session_end(struct sess *s)
 {
-	session__kill(s, STORE_ENDED_DELETED);
+	sess_kill(s, STORE_ENDED_DELETED);
 	return 0;
 }
 
@@ -267,7 +264,7 @@ static void expire_sessions(void)
 
 	for (int i = 0; i < SESS_BUCKETS; i++) {
 		for (struct sess *s = session__s.buckets[i]; s; s = s->hnext) {
-			if (session__expired(s))
+			if (sess_expired(s))
 				sid_list_add(s->id, &l);
 			else
 				persist_activity(s);
@@ -277,7 +274,7 @@ static void expire_sessions(void)
 		struct sess *s = lookup(l.ids[i]);
 
 		if (s)
-			session__kill(s, STORE_ENDED_EXPIRED);
+			sess_kill(s, STORE_ENDED_EXPIRED);
 	}
 	free(l.ids);
 }
@@ -350,10 +347,10 @@ int session_authorize(const char *token, const char *sid, enum sb_role role,
 	rc = auth_verify(session__s.auth, token, clock_wall_ms() / 1000, c);
 	if (rc)
 		return rc == SB_EEXPIRED ? SB_EEXPIRED : SB_EAUTH;
-	if (!(s = session__get(c->sid)))
+	if (!(s = sess_get(c->sid)))
 		return gone_reason(c->sid);
-	if (session__expired(s)) {
-		session__kill(s, STORE_ENDED_EXPIRED);
+	if (sess_expired(s)) {
+		sess_kill(s, STORE_ENDED_EXPIRED);
 		return SB_EEXPIRED;
 	}
 	if (c->role == SB_ROLE_SCANNER && (rc = check_scanner(s, c->sub)))
@@ -451,7 +448,7 @@ int session_pair(const char *pair_code, const char *name, struct session_paired 
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_pair_code_peek(session__s.st, pair_code, clock_wall_ms(), sid)))
 		return rc;
-	if (!(s = session__get(sid)) || session__expired(s))
+	if (!(s = sess_get(sid)) || sess_expired(s))
 		return SB_ENOTFOUND;
 	if ((rc = scanner_room(s)) || (rc = session__batch_begin(s)) ||
 	    (rc = store_pair_code_take(session__s.st, pair_code, clock_wall_ms(), sid)) ||

@@ -64,8 +64,6 @@ int session_init(const struct sb_config *cfg, struct store *st, struct auth *aut
 		 session_schedule_fn schedule);
 /* Frees all in-memory state. Peers must be detached first. */
 void session_shutdown(void);
-/* SIGHUP: new reloadable values (the struct must stay valid). */
-void session_set_config(const struct sb_config *cfg);
 
 /* Commits the open batch and runs its actions. Returns 0 or the commit error. */
 int session_flush(void);

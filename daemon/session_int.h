@@ -41,7 +41,6 @@ extern struct session_state session__s;
 /* relay.c */
 int session__batch_begin(struct sess *s);
 void session__notify_desktops(struct sess *s, char *msg, bool after_commit);
-void session__send(struct peer *p, char *msg);
 void session__fail_waiters(struct sess *s, int rc);
 void session__batch_free(void);
 /* Sends msg (may be NULL; freed) to every peer of s, unlinks them and closes
@@ -49,10 +48,7 @@ void session__batch_free(void);
 void session__unlink_all(struct sess *s, char *msg, int code, const char *reason);
 
 /* session.c */
-struct sess *session__get(const char *sid);          /* memory or store */
-void session__kill(struct sess *s, enum store_end_reason why);
 int64_t session__expires_at(const struct sess *s);   /* wall ms, for clients */
-bool session__expired(const struct sess *s);
 int session__reload(struct sess *s);                 /* after a failed commit */
 bool session__scanner_connected(const struct sess *s, const char *scanner_id);
 
