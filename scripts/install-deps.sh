@@ -9,20 +9,42 @@ build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
             libjwt-dev libcjson-dev libqrencode-dev libssl-dev
             libzxing-dev libturbojpeg0-dev libspng-dev)
 test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind zbar-tools
-           barcode imagemagick)
+           barcode imagemagick chromium)
 cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-build}" in
-test) pkgs+=("${test_pkgs[@]}") ;;
+test)
+	pkgs+=("${test_pkgs[@]}")
+	# Node.js for the browser tests; a machine may already have it from
+	# NodeSource (whose nodejs bundles npm), so only Debian's when none is there.
+	command -v node >/dev/null || pkgs+=(nodejs)
+	command -v npm >/dev/null || pkgs+=(npm)
+	;;
 cross) pkgs+=("${cross_pkgs[@]}") ;;
 esac
+
+# playwright-core (npm registry, exact version from the lock file) drives the
+# Debian chromium; it never downloads a browser.
+install_npm() {
+	[ "${1:-build}" = test ] || return 0
+	local dir
+	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+	# The stamp is the lock file that node_modules was installed from.
+	if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.sb-installed-lock" 2>/dev/null; then
+		(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error &&
+			cp package-lock.json node_modules/.sb-installed-lock)
+	fi
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	install_npm "${1:-build}"
+	exit 0
+fi
 
 echo "installing: ${missing[*]}"
 sudo=""
@@ -30,3 +52,4 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_npm "${1:-build}"
