@@ -109,6 +109,8 @@ static const struct option_def options[] = {
 	      "POST /pair per client IP per minute; more get 429"),
 	O_INT(send_queue_max, 1, 10000000, 1024, "messages", RELOAD,
 	      "queued outgoing messages per connection; overflow closes 1008"),
+	O_INT(max_header_bytes, 1024, 32768, 8192, "bytes", RESTART,
+	      "largest HTTP request header section (values and URI); larger ones get 431"),
 	O_INT(max_longpoll_waiters, 1, 10000000, 1024, "requests", RELOAD,
 	      "GET /scans requests parked waiting at the same time"),
 	O_LONG(max_image_bytes, 1, 1073741824, 8388608, "bytes", RESTART,

@@ -46,6 +46,7 @@ struct sb_config {
 	int sessions_per_ip_per_min;    /* 100 */
 	int pair_attempts_per_ip_per_min; /* 30 */
 	int send_queue_max;             /* 1024 messages per connection */
+	int max_header_bytes;           /* 8192: lws's header buffer per request */
 	int max_longpoll_waiters;       /* 1024 */
 	long max_image_bytes;           /* 8388608 */
 	long max_image_megapixels;      /* 40 */

@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "decode_pool.h"
+#include "header_overflow.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto_http.h"
@@ -459,7 +460,17 @@ int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writeable(pss);
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		header_overflow_track(wsi);
+		return 0;
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+	case LWS_CALLBACK_WSI_DESTROY:
+		header_overflow_untrack(wsi);
+		break;
 	case LWS_CALLBACK_CLOSED_HTTP:
+		header_overflow_untrack(wsi);
+		/* fall through */
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (pss)
 			drop(pss);

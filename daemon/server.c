@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "decode_pool.h"
+#include "header_overflow.h"
 #include "log.h"
 #include "proto_http.h"
 #include "ratelimit.h"
@@ -261,6 +262,9 @@ static int create_context(void)
 	info.vhost_name = "scanbridge";
 	info.server_string = "scanbridge";
 	info.timeout_secs = 10;
+	/* Held only while a request's headers are parsed, not per connection. */
+	info.max_http_header_data = (unsigned short)D.cfg->max_header_bytes;
+	header_overflow_init(&hdr_csp, D.cfg->max_header_bytes);
 	info.retry_and_idle_policy = &idle_policy;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
@@ -327,6 +331,7 @@ static void teardown(void)
 	if (D.ctx)
 		lws_context_destroy(D.ctx); /* owners cancel their jobs as they close */
 	decode_pool_free();
+	header_overflow_shutdown();
 	session_shutdown();
 	iplimit_reset();
 	store_close(D.st);
