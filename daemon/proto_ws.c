@@ -550,13 +550,19 @@ static int on_writeable(struct ws_pss *pss)
 	return 0;
 }
 
-/* The client's close frame: lws 4.1 checks the codes up to 2999 but accepts a
- * 1-byte payload and codes of 5000 and above, which RFC 6455 (7.4) says are
- * protocol errors. Answer those 1002 instead of echoing them. */
-static int check_peer_close(struct lws *wsi, const unsigned char *in, size_t len)
+/* The client's close frame. When it answers ours (sent by hand, so lws does
+ * not know it), the handshake is complete: close the TCP connection without
+ * echoing, or browsers see a second close frame, call it a protocol error and
+ * report 1006 instead of our code. Otherwise lws 4.1 checks the codes up to
+ * 2999 but accepts a 1-byte payload and codes of 5000 and above, which RFC 6455
+ * (7.4) says are protocol errors: answer those 1002 instead of echoing them. */
+static int check_peer_close(struct ws_pss *pss, struct lws *wsi, const unsigned char *in,
+			    size_t len)
 {
 	unsigned code;
 
+	if (pss && pss->close_started)
+		return -1;
 	if (len == 0)
 		return 0;
 	code = len >= 2 ? (unsigned)in[0] << 8 | in[1] : 0;
@@ -583,7 +589,7 @@ int proto_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(pss);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		return check_peer_close(wsi, in, len);
+		return check_peer_close(pss, wsi, in, len);
 	case LWS_CALLBACK_CLOSED:
 		on_closed(pss);
 		return 0;
