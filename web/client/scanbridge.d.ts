@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+// Types of the scanbridge embeddable client: /client/scanbridge.js (ES module)
+// and, as `window.ScanBridge`, /client/scanbridge.global.js. Guide and
+// reference: docs/embedding.md.
+
+/** A scan as the daemon stores and forwards it (protocol v1 `scan`, without `type`). */
+export interface Scan {
+  seq: number;
+  id: string;
+  code: string;
+  format: string;
+  scanner: string;
+  scanned_at: number | null;
+  received_at: number;
+}
+
+/** What a `scan` event's detail is: the scan, plus non-enumerable helpers. */
+export interface ScanDetail extends Scan {
+  /** Delay the acknowledgement until `promise` resolves; a rejection refuses the scan. Call it while handling the event. */
+  readonly waitUntil: (promise: PromiseLike<unknown> | unknown) => void;
+  /** 1 for the first dispatch of this seq, 2+ for re-dispatches after a refusal. */
+  readonly attempt: number;
+}
+
+export interface ScanEvent extends CustomEvent<ScanDetail> {
+  readonly waitUntil: (promise: PromiseLike<unknown> | unknown) => void;
+  readonly attempt: number;
+}
+
+export interface Scanner {
+  id: string;
+  name: string;
+  connected?: boolean;
+}
+
+export type State = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'fallback' | 'ended';
+export type EndReason = 'deleted' | 'expired' | 'unauthorized' | 'kicked' | 'closed';
+
+export interface ClientErrorDetail {
+  /** A protocol error code, `unauthorized`, or `handler_failed` (a scan handler refused a scan). */
+  code: string;
+  message: string;
+  /** handler_failed: the refused scan, its seq, the dispatch attempt and what the handler threw. */
+  seq?: number;
+  scan?: Scan;
+  attempt?: number;
+  error?: unknown;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  role: 'desktop';
+  session: string;
+  last_seq: number;
+  delivered_seq: number;
+  expires_at: number;
+  scanners: Required<Scanner>[];
+}
+
+export interface ScanBridgeEventMap {
+  scan: ScanEvent;
+  scanner_joined: CustomEvent<Scanner>;
+  scanner_left: CustomEvent<{ scanner: string; reason: 'disconnected' | 'kicked' | string }>;
+  welcome: CustomEvent<Welcome>;
+  state: CustomEvent<State>;
+  ack: CustomEvent<{ seq: number }>;
+  error: CustomEvent<ClientErrorDetail>;
+}
+
+/** Replacements for browser globals, for tests. */
+export interface ScanBridgeEnv {
+  WebSocket?: { new (url: string, protocol: string): WebSocket };
+  fetch?: typeof fetch;
+  /** null disables persistence. */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (t: unknown) => void;
+  setInterval?: (fn: () => void, ms: number) => unknown;
+  clearInterval?: (t: unknown) => void;
+  random?: () => number;
+}
+
+export interface ScanBridgeOptions {
+  /** Daemon base URL; default: the page's origin. */
+  base?: string;
+  /** Attach to this session (with its desktop_token) instead of creating one. */
+  session?: string;
+  desktop_token?: string;
+  /** Highest seq already handled, when attaching. */
+  last_seq?: number;
+  pair_url?: string;
+  /** Bearer key for POST /sessions when the daemon has `api_key` set. */
+  api_key?: string;
+  /** Called for each scan before the `scan` listeners; a returned promise delays the ack, a rejection (or throw) refuses the scan. */
+  onScan?: (scan: ScanDetail, event: ScanEvent) => unknown;
+  /** sessionStorage key for {session, desktop_token, last_seq, pair_url}; false disables. Default 'scanbridge.client'. */
+  storageKey?: string | false;
+  /** Backoff of reconnects: first delay and cap, ms. Defaults 500 and 30000. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Use the REST long-poll when the WebSocket fails. Default true. */
+  fallback?: boolean;
+  /** Failed WebSocket attempts in a row before polling. Default 2. */
+  fallbackAfter?: number;
+  /** A socket not welcomed within this counts as failed, ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Long-poll wait, s (the daemon clamps to 30). Default 25. */
+  pollWaitS?: number;
+  /** Fallback: how often scanners are re-read, ms. Default 10000. */
+  scannerPollMs?: number;
+  /** First re-dispatch delay of a refused scan, ms (then doubling up to backoffMaxMs). Default 1000. */
+  retryMinMs?: number;
+  env?: ScanBridgeEnv;
+}
+
+export class ScanBridgeError extends Error {
+  constructor(code: string, message: string, status: number);
+  code: string;
+  status: number;
+}
+
+export class ScanBridgeClient extends EventTarget {
+  constructor(opts?: ScanBridgeOptions);
+  readonly base: string;
+  session: string | null;
+  token: string | null;
+  /** Highest seq the app has finished handling: acknowledged, stored, sent as hello last_seq. */
+  lastSeq: number;
+  pairUrl: string | null;
+  expiresAt: number | null;
+  state: State;
+  endReason: EndReason | null;
+  scanners: Map<string, Scanner>;
+
+  open(): Promise<this>;
+  toJSON(): { session: string | null; desktop_token: string | null; last_seq: number; pair_url: string | null };
+  qrObjectUrl(): Promise<string>;
+  newPairCode(): Promise<{ pair_code: string; pair_url: string; expires_at: number }>;
+  kick(scannerId: string): boolean;
+  end(): Promise<void>;
+  close(): void;
+
+  addEventListener<K extends keyof ScanBridgeEventMap>(type: K, listener: (ev: ScanBridgeEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ScanBridgeEventMap>(type: K, listener: (ev: ScanBridgeEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** Retry delay for attempt n (0-based): min·2ⁿ capped at max, uniform in [cap/2, cap]. */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random?: () => number): number;
+export const version: string;
+export default ScanBridgeClient;
+
+declare global {
+  interface Window {
+    ScanBridge: {
+      ScanBridgeClient: typeof ScanBridgeClient;
+      ScanBridgeError: typeof ScanBridgeError;
+      backoffDelay: typeof backoffDelay;
+      version: string;
+    };
+  }
+}
