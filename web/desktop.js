@@ -1,235 +1,493 @@
-// Desktop page (served at /): creates or re-attaches to a session, shows the
-// pairing QR, the scanners and the incoming scans.
+// Desktop POS page (served at /): opens a session (or resumes this tab's one
+// after a reload), shows the pairing QR, the scanners and the live scan list.
+// Built on the embeddable client; everything it shows comes from its events.
 import { ScanBridgeClient } from '/client/scanbridge.js';
+import { beep, copyText, el, fmtLatency, fmtTime, load, save } from '/desktop-util.js';
 
-const KEY = 'scanbridge.desktop';        // {session, desktop_token, last_seq, pair_url}
-const SCANS_KEY = 'scanbridge.desktop.scans';
-const MAX_SCANS = 200;
+// sessionStorage (per tab, survives reloads). The client keeps the session
+// itself (its default key, CLIENT_KEY); the page keeps what the view shows,
+// tagged with the session it belongs to.
+const CLIENT_KEY = 'scanbridge.client';
+const VIEW_KEY = 'scanbridge.desktop';         // {session, code_refresh_at, scanners}
+const SCANS_KEY = 'scanbridge.desktop.scans';  // {session, scans} newest first
+// localStorage (per browser): preferences.
+const SOUND_KEY = 'scanbridge.sound';
+
+const MAX_SCANS = 500;
+const CODE_REFRESH_MS = 5 * 60 * 1000;   // rotate a pair code whose expiry we do not know
+const CODE_MARGIN_MS = 60 * 1000;        // rotate this long before a known expiry
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30000;
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const els = {
-  state: $('state'), qr: /** @type {HTMLImageElement} */ ($('qr')),
-  pairUrl: /** @type {HTMLAnchorElement} */ ($('pair-url')),
-  newCode: /** @type {HTMLButtonElement} */ ($('new-code')),
-  end: /** @type {HTMLButtonElement} */ ($('end')),
-  restart: /** @type {HTMLButtonElement} */ ($('restart')),
-  message: $('message'), scanners: $('scanners'), noScanners: $('no-scanners'),
-  scans: $('scans'), noScans: $('no-scans'),
+  state: $('state'), banner: $('banner'), sound: $('sound'), soundState: $('sound-state'), end: $('end'),
+  pairLive: $('pair-live'), qrBox: $('qr-box'), qr: /** @type {HTMLImageElement} */ ($('qr')),
+  pairUrl: $('pair-url'), newCode: /** @type {HTMLButtonElement} */ ($('new-code')),
+  pairEnded: $('pair-ended'), endedText: $('ended-text'), restart: $('restart'),
+  scanners: $('scanners'), noScanners: $('no-scanners'), scannerCount: $('scanner-count'),
+  scansH: $('scans-h'), scannersH: $('scanners-h'),
+  scans: $('scans'), noScans: $('no-scans'), scanCount: $('scan-count'),
+  copyAll: /** @type {HTMLButtonElement} */ ($('copy-all')), clear: /** @type {HTMLButtonElement} */ ($('clear')),
+  toast: $('toast'), confirmEnd: /** @type {HTMLDialogElement} */ ($('confirm-end')),
 };
 
 const STATE_TEXT = {
-  idle: 'Starting…', connecting: 'Connecting…', live: 'Live',
-  reconnecting: 'Reconnecting…', ended: 'Session ended',
+  idle: 'Starting…', connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…',
+  fallback: 'Live (polling)', ended: 'Session ended', offline: 'Offline',
 };
+const BANNER_TEXT = {
+  reconnecting: 'Connection lost. Scans wait on the phones.',
+  offline: 'Cannot reach the scanbridge box. Retrying…',
+  fallback: 'Receiving scans over HTTP polling (no WebSocket).',
+};
+const END_TEXT = {
+  deleted: 'This session was ended. Phones paired with it were disconnected.',
+  expired: 'This session expired after a long time without activity.',
+  unauthorized: 'This session is no longer valid.',
+};
+
+/** @typedef {{seq:number, id:string, code:string, format:string, scanner:string,
+ *   scanner_name:string, scanned_at:(number|null), received_at:number, latency_ms:(number|null)}} ViewScan */
+/** @typedef {{id:string, name:string, connected:boolean, last_seen:(number|null), scans:number}} ViewScanner */
 
 /** @type {ScanBridgeClient|null} */
 let client = null;
-/** @type {Map<string, {id:string, name:string, connected:boolean}>} */
-const scanners = new Map();
-/** @type {Array<object>} newest first */
+let generation = 0;          // bumps on every (re)start so stale async work can bail out
+/** @type {Map<string, ViewScanner>} */
+let scanners = new Map();
+/** @type {ViewScan[]} newest first */
 let scans = [];
-let qrUrl = '';
+let qrObject = '';
+let codeTimer = 0;
+let codeRefreshAt = 0;
+let toastTimer = 0;
+let soundOn = load(localStorage, SOUND_KEY) === true;
 
-function load(key) {
-  try { return JSON.parse(sessionStorage.getItem(key) || 'null'); } catch { return null; }
+// --- persistence -------------------------------------------------------------
+
+function persist() {
+  if (!client || !client.session) return;
+  save(sessionStorage, VIEW_KEY, {
+    session: client.session, code_refresh_at: codeRefreshAt, scanners: [...scanners.values()],
+  });
 }
-function save() {
-  if (!client) return;
-  sessionStorage.setItem(KEY, JSON.stringify({ ...client.toJSON(), pair_url: client.pairUrl }));
-  sessionStorage.setItem(SCANS_KEY, JSON.stringify(scans));
+function persistScans() {
+  if (client && client.session) save(sessionStorage, SCANS_KEY, { session: client.session, scans });
+}
+const persistScanners = persist;
+function forget() {
+  for (const k of [CLIENT_KEY, VIEW_KEY, SCANS_KEY]) save(sessionStorage, k, null);
 }
 
-function showMessage(text) {
-  els.message.textContent = text || '';
-  els.message.hidden = !text;
+/** Restores the view of `session` saved before a reload (nothing for another session). */
+function restoreView(session) {
+  const v = load(sessionStorage, VIEW_KEY);
+  const sc = load(sessionStorage, SCANS_KEY);
+  const mine = (x) => !!session && !!x && x.session === session;
+  scans = mine(sc) && Array.isArray(sc.scans) ? sc.scans : [];
+  scanners = new Map(mine(v) && Array.isArray(v.scanners) ? v.scanners.map((s) => [s.id, { ...s, connected: false }]) : []);
+  codeRefreshAt = (mine(v) && v.code_refresh_at) || 0;
+  renderScans();
+  renderScanners();
+}
+
+// --- small UI pieces -----------------------------------------------------------
+
+function toast(text, bad = false) {
+  els.toast.textContent = text;
+  els.toast.classList.toggle('bad', bad);
+  els.toast.classList.add('show');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => els.toast.classList.remove('show'), bad ? 6000 : 2500);
+}
+
+function banner(text) {
+  els.banner.textContent = text || '';
+  els.banner.title = text || '';
 }
 
 function setState(s) {
   els.state.textContent = STATE_TEXT[s] || s;
+  document.title = `scanbridge — ${STATE_TEXT[s] || s}`;
   els.state.dataset.state = s;
+  document.body.dataset.state = s;
+  banner(BANNER_TEXT[s] || '');
   const ended = s === 'ended';
-  els.newCode.disabled = ended;
-  els.end.disabled = ended;
-  els.restart.hidden = !ended;
-  if (ended) {
-    els.qr.hidden = true;
-    els.pairUrl.textContent = '';
-  }
+  els.end.disabled = ended || !client || !client.session;
+  els.newCode.disabled = ended || !(s === 'live' || s === 'fallback');
+  els.pairLive.hidden = ended;
+  els.pairEnded.hidden = !ended;
+  renderScanners();
 }
 
-async function refreshQr(allowNewCode = true) {
-  if (!client) return;
+function renderSound() {
+  els.sound.setAttribute('aria-pressed', String(soundOn));
+  els.soundState.textContent = soundOn ? 'on' : 'off';
+  els.sound.title = soundOn ? 'Beep on each scan: click to mute' : 'Click to beep on each scan';
+}
+
+// --- pairing QR ------------------------------------------------------------------
+
+function showQr(url) {
+  if (qrObject) URL.revokeObjectURL(qrObject);
+  qrObject = url;
+  els.qr.src = url;
+  els.qr.hidden = false;
+  els.qrBox.dataset.loading = 'false';
+  els.pairUrl.textContent = client.pairUrl || '';
+}
+
+function scheduleCodeRefresh(at) {
+  codeRefreshAt = at;
+  clearTimeout(codeTimer);
+  codeTimer = setTimeout(() => { if (isLive()) newCode(false); }, Math.max(1000, at - Date.now()));
+  persist();
+}
+
+function isLive() {
+  return !!client && (client.state === 'live' || client.state === 'fallback');
+}
+
+/** Shows the QR of the current pair URL; issues a new code if it is used up or stale. */
+let qrBusy = false;
+async function refreshQr() {
+  if (!client || qrBusy) return;
+  qrBusy = true;
+  try { await loadQr(); } finally { qrBusy = false; }
+}
+async function loadQr() {
+  const gen = generation;
+  if (!client.pairUrl || (codeRefreshAt && Date.now() >= codeRefreshAt)) return newCode(false);
   try {
-    if (!client.pairUrl) await client.newPairCode();
     const url = await client.qrObjectUrl();
-    if (qrUrl) URL.revokeObjectURL(qrUrl);
-    qrUrl = url;
-    els.qr.src = url;
-    els.qr.hidden = false;
-    els.pairUrl.href = client.pairUrl || '#';
-    els.pairUrl.textContent = client.pairUrl || '';
-    save();
+    if (gen !== generation) { URL.revokeObjectURL(url); return; }
+    showQr(url);
+    if (!codeRefreshAt) scheduleCodeRefresh(Date.now() + CODE_REFRESH_MS);
+    else scheduleCodeRefresh(codeRefreshAt);
   } catch (e) {
-    if (allowNewCode && e.code === 'pair_code_invalid') {
-      client.pairUrl = null;
-      return refreshQr(false);
-    }
-    showMessage('Could not load the pairing code: ' + e.message);
+    if (gen !== generation) return;
+    if (e && e.code === 'pair_code_invalid') return newCode(false);
+    scheduleCodeRefresh(Date.now() + 15000); // try again later
   }
 }
 
-async function newCode() {
-  if (!client) return;
+let codeBusy = false;
+/** A fresh pair code (and QR). @param {boolean} user whether the user asked for it */
+async function newCode(user = true) {
+  if (!client || codeBusy) return;
+  const gen = generation;
+  codeBusy = true;
   els.newCode.disabled = true;
+  els.newCode.setAttribute('aria-busy', 'true');
   try {
-    await client.newPairCode();
-    showMessage('');
-    await refreshQr(false);
+    const r = await client.newPairCode();
+    if (gen !== generation) return;
+    const url = await client.qrObjectUrl();
+    if (gen !== generation) { URL.revokeObjectURL(url); return; }
+    showQr(url);
+    const exp = typeof r.expires_at === 'number' ? r.expires_at : Date.now() + CODE_REFRESH_MS;
+    scheduleCodeRefresh(Math.max(Date.now() + 10000, Math.min(exp - CODE_MARGIN_MS, Date.now() + 4 * CODE_REFRESH_MS)));
+    if (user) toast('New pairing code ready');
   } catch (e) {
-    showMessage('Could not create a new code: ' + e.message);
+    if (gen !== generation) return;
+    if (user) toast('Could not create a new code: ' + (e.message || e), true);
+    scheduleCodeRefresh(Date.now() + 15000);
   } finally {
-    els.newCode.disabled = client.state === 'ended';
+    codeBusy = false;
+    els.newCode.removeAttribute('aria-busy');
+    if (gen === generation) els.newCode.disabled = !isLive();
   }
 }
 
-function renderScanners() {
-  els.scanners.replaceChildren(...[...scanners.values()].map((s) => {
-    const li = document.createElement('li');
-    li.className = s.connected ? 'connected' : 'disconnected';
-    const name = document.createElement('span');
-    name.className = 'name';
-    name.textContent = s.name || s.id;
-    const st = document.createElement('span');
-    st.className = 'conn';
-    st.textContent = s.connected ? 'connected' : 'disconnected';
-    const rm = document.createElement('button');
-    rm.type = 'button';
-    rm.className = 'secondary small';
-    rm.textContent = 'Remove';
-    rm.setAttribute('aria-label', 'Remove ' + (s.name || s.id));
-    rm.addEventListener('click', () => {
-      if (!client || !client.kick(s.id)) showMessage('Not connected; try again when live.');
-    });
-    li.append(name, ' ', st, ' ', rm);
-    return li;
-  }));
-  els.noScanners.hidden = scanners.size > 0;
-}
+// --- scanners ----------------------------------------------------------------------
 
 function scannerName(id) {
   const s = scanners.get(id);
-  return (s && s.name) || id;
+  return (s && s.name) || 'Scanner ' + String(id).slice(0, 6);
 }
 
-function scanItem(scan) {
-  const li = document.createElement('li');
-  li.dataset.seq = String(scan.seq);
-  const code = document.createElement('span');
-  code.className = 'code';
-  code.textContent = scan.code;
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  const fmt = document.createElement('span');
-  fmt.className = 'format';
-  fmt.textContent = scan.format;
-  const who = document.createElement('span');
-  who.className = 'scanner';
-  who.textContent = scan.scanner_name || scannerName(scan.scanner);
-  const t = scan.scanned_at || scan.received_at;
-  const time = document.createElement('time');
-  time.dateTime = new Date(t).toISOString();
-  time.textContent = new Date(t).toLocaleTimeString();
-  meta.append(fmt, ' · ', who, ' · ', time);
-  li.append(code, ' ', meta);
+function upsertScanner(id, fields) {
+  const s = scanners.get(id) || { id, name: '', connected: false, last_seen: null, scans: 0 };
+  Object.assign(s, fields);
+  scanners.set(id, s);
+  // Scans that arrived before the scanner's name was known get it now.
+  if (s.name && scans.some((x) => x.scanner === id && x.scanner_name !== s.name)) {
+    for (const x of scans) if (x.scanner === id) x.scanner_name = s.name;
+    renderScans();
+    persistScans();
+  }
+  return s;
+}
+
+function renderScanners() {
+  const canKick = !!client && client.state === 'live';
+  els.scanners.classList.toggle('ended-session', !!client && client.state === 'ended');
+  const items = [...scanners.values()].sort((a, b) =>
+    Number(b.connected) - Number(a.connected) || a.name.localeCompare(b.name));
+  els.scanners.replaceChildren(...items.map((s) => {
+    const li = el('li', s.connected ? 'connected' : 'offline');
+    li.dataset.id = s.id;
+    const info = el('div', 'info');
+    const name = el('span', 'name', s.name || scannerName(s.id));
+    name.title = s.name || s.id;
+    const meta = el('span', 'meta');
+    const pill = el('span', 'conn', s.connected ? 'Connected' : 'Offline');
+    meta.append(pill);
+    if (s.last_seen) {
+      const t = el('time', '', (s.connected ? 'last scan ' : 'last seen ') + fmtTime(s.last_seen));
+      /** @type {HTMLTimeElement} */ (t).dateTime = new Date(s.last_seen).toISOString();
+      if (!s.connected || s.scans) meta.append(' · ', t);
+    }
+    if (s.scans) meta.append(' · ', s.scans === 1 ? '1 scan' : s.scans + ' scans');
+    info.append(name, meta);
+    const rm = el('button', 'secondary small', 'Remove');
+    rm.type = 'button';
+    rm.setAttribute('aria-label', 'Remove ' + (s.name || scannerName(s.id)));
+    rm.disabled = !canKick;
+    rm.addEventListener('click', () => kick(s.id, rm));
+    li.append(info, rm);
+    return li;
+  }));
+  els.noScanners.hidden = scanners.size > 0;
+  const n = [...scanners.values()].filter((s) => s.connected).length;
+  els.scannerCount.textContent = scanners.size ? `${n} of ${scanners.size} connected` : '';
+}
+
+function kick(id, button) {
+  if (!client || !client.kick(id)) {
+    toast('Not connected — try again when the status is Live.', true);
+    return;
+  }
+  button.disabled = true;
+  button.textContent = 'Removing…';
+}
+
+// --- scans ---------------------------------------------------------------------------
+
+/** @param {ViewScan} s */
+function scanItem(s) {
+  const li = el('li');
+  li.dataset.seq = String(s.seq);
+  const code = el('span', 'code', s.code);
+  const copy = el('button', 'ghost small copy', 'Copy');
+  copy.type = 'button';
+  copy.setAttribute('aria-label', 'Copy ' + s.code);
+  copy.addEventListener('click', async () => {
+    const ok = await copyText(s.code);
+    toast(ok ? 'Copied ' + s.code : 'Copy failed: select the code and press Ctrl+C', !ok);
+  });
+  const meta = el('span', 'meta');
+  const t = s.scanned_at || s.received_at;
+  const time = el('time', '', fmtTime(t));
+  /** @type {HTMLTimeElement} */ (time).dateTime = new Date(t).toISOString();
+  const lat = el('span', 'latency', 'latency ' + fmtLatency(s.latency_ms));
+  lat.title = 'End to end: from the scan on the phone to this screen';
+  meta.append(el('span', 'format', s.format.replace(/_/g, '-')), el('span', 'who', s.scanner_name),
+    time, lat, el('span', 'seq', '#' + s.seq));
+  li.append(code, copy, meta);
   return li;
+}
+
+function renderScanCount() {
+  els.scanCount.textContent = scans.length ? String(scans.length) : '';
+  els.noScans.hidden = scans.length > 0;
+  els.copyAll.disabled = scans.length === 0;
+  els.clear.disabled = scans.length === 0;
 }
 
 function renderScans() {
   els.scans.replaceChildren(...scans.map(scanItem));
-  els.noScans.hidden = scans.length > 0;
+  renderScanCount();
 }
 
 function onScan(ev) {
-  const scan = { ...ev.detail, scanner_name: scannerName(ev.detail.scanner) };
-  scans.unshift(scan);
+  const d = ev.detail;
+  if (scans.some((s) => s.seq === d.seq || s.id === d.id)) return; // already shown
+  const now = Date.now();
+  const from = typeof d.scanned_at === 'number' ? d.scanned_at : d.received_at;
+  /** @type {ViewScan} */
+  const s = {
+    seq: d.seq, id: d.id, code: d.code, format: d.format || 'UNKNOWN', scanner: d.scanner,
+    scanner_name: scannerName(d.scanner), scanned_at: d.scanned_at ?? null, received_at: d.received_at,
+    latency_ms: typeof from === 'number' ? now - from : null,
+  };
+  scans.unshift(s);
   if (scans.length > MAX_SCANS) scans.length = MAX_SCANS;
-  els.scans.prepend(scanItem(scan));
+  const li = scanItem(s);
+  li.classList.add('fresh');
+  els.scans.prepend(li);
   while (els.scans.children.length > MAX_SCANS) els.scans.lastElementChild.remove();
-  els.noScans.hidden = true;
-  // Persist with this seq: the client acks after this handler returns.
-  sessionStorage.setItem(KEY, JSON.stringify({ ...client.toJSON(), last_seq: scan.seq, pair_url: client.pairUrl }));
-  sessionStorage.setItem(SCANS_KEY, JSON.stringify(scans));
+  renderScanCount();
+  const sc = scanners.get(d.scanner);
+  if (sc) {
+    sc.scans++;
+    sc.last_seen = Math.max(sc.last_seen || 0, now);
+    renderScanners();
+    persistScanners();
+  }
+  // Stored before this handler returns, i.e. before the client acknowledges
+  // the scan and stores its seq: a reload in between replays it, and the
+  // check above keeps it from showing twice.
+  persistScans();
+  if (soundOn) beep();
 }
+
+// --- the client ----------------------------------------------------------------------
 
 function wire(c) {
-  c.addEventListener('state', (e) => {
+  const mine = (fn) => (e) => { if (c === client) fn(e); };
+  c.addEventListener('state', mine((e) => {
     setState(e.detail);
-    if (e.detail === 'ended') {
-      sessionStorage.removeItem(KEY);
-      const why = { deleted: 'The session was ended.', expired: 'The session expired.',
-        unauthorized: 'The session is no longer valid.' }[c.endReason] || 'The session is closed.';
-      showMessage(why + ' Start a new session to pair again.');
+    if (e.detail === 'ended') onEnded(c.endReason);
+  }));
+  c.addEventListener('welcome', mine((e) => {
+    const seen = new Set();
+    for (const s of e.detail.scanners || []) {
+      seen.add(s.id);
+      const prev = scanners.get(s.id);
+      upsertScanner(s.id, { name: s.name || '', connected: !!s.connected,
+        last_seen: s.connected ? Date.now() : (prev ? prev.last_seen : null) });
     }
-  });
-  c.addEventListener('welcome', (e) => {
-    scanners.clear();
-    for (const s of e.detail.scanners || []) scanners.set(s.id, { ...s, connected: !!s.connected });
+    for (const id of [...scanners.keys()]) if (!seen.has(id)) scanners.delete(id); // removed meanwhile
     renderScanners();
-    showMessage('');
-  });
-  c.addEventListener('scanner_joined', (e) => {
+    persistScanners();
+    persist();
+    if (!qrObject || (codeRefreshAt && Date.now() >= codeRefreshAt)) refreshQr();
+    else scheduleCodeRefresh(codeRefreshAt);
+  }));
+  c.addEventListener('scanner_joined', mine((e) => {
     const s = e.detail;
     const isNew = !scanners.has(s.id);
-    scanners.set(s.id, { id: s.id, name: s.name, connected: true });
+    upsertScanner(s.id, { name: s.name || '', connected: true, last_seen: Date.now() });
     renderScanners();
-    if (isNew) newCode(); // its pair code is used up: show a fresh one
-  });
-  c.addEventListener('scanner_left', (e) => {
+    persistScanners();
+    if (isNew) {
+      toast(`${s.name || 'A scanner'} paired`);
+      newCode(false); // its code is used up: show a fresh one for the next phone
+    }
+  }));
+  c.addEventListener('scanner_left', mine((e) => {
     const { scanner, reason } = e.detail;
-    if (reason === 'kicked') scanners.delete(scanner);
-    else if (scanners.has(scanner)) scanners.get(scanner).connected = false;
+    const s = scanners.get(scanner);
+    if (reason === 'kicked') {
+      scanners.delete(scanner);
+      if (s) toast(`${s.name || 'Scanner'} removed`);
+      if (els.scanners.contains(document.activeElement)) els.scannersH.focus();
+    } else if (s) {
+      s.connected = false;
+      s.last_seen = Date.now();
+    }
     renderScanners();
-  });
-  c.addEventListener('scan', onScan);
-  c.addEventListener('error', (e) => showMessage('Error: ' + (e.detail.message || e.detail.code)));
+    persistScanners();
+  }));
+  c.addEventListener('scan', mine(onScan));
+  c.addEventListener('error', mine((e) => {
+    const d = e.detail || {};
+    if (d.code !== 'unauthorized') toast('Error: ' + (d.message || d.code), true);
+  }));
 }
 
-async function start(fresh) {
-  showMessage('');
-  setState('connecting');
-  const saved = fresh ? null : load(KEY);
-  scans = saved ? load(SCANS_KEY) || [] : [];
-  scanners.clear();
+function onEnded(reason) {
+  clearTimeout(codeTimer);
+  if (qrObject) { URL.revokeObjectURL(qrObject); qrObject = ''; }
+  els.qr.hidden = true;
+  els.qr.removeAttribute('src');
+  els.qrBox.dataset.loading = 'true';
+  els.pairUrl.textContent = '';
+  els.endedText.textContent = END_TEXT[reason] || 'This session is closed.';
+  for (const s of scanners.values()) s.connected = false;
   renderScanners();
-  renderScans();
-  client = new ScanBridgeClient(saved || {});
-  wire(client);
+  const f = /** @type {HTMLButtonElement|null} */ (document.activeElement);
+  if (!f || f === document.body || f.disabled || f.closest('[hidden]')) els.restart.focus();
+}
+
+let retryTimer = 0;
+
+/** Opens this tab's session (the client resumes it after a reload) or a new one. */
+async function start(attempt = 0) {
+  clearTimeout(retryTimer);
+  clearTimeout(codeTimer);
+  const gen = ++generation;
+  if (qrObject) { URL.revokeObjectURL(qrObject); qrObject = ''; }
+  els.qr.hidden = true;
+  els.qrBox.dataset.loading = 'true';
+  els.pairUrl.textContent = '';
+  const c = new ScanBridgeClient();
+  client = c;
+  wire(c);
+  if (!attempt) restoreView(c.session); // the stored session, if any: no flash of an empty list
+  setState('connecting');
   try {
-    await client.open();
+    await c.open();
   } catch (e) {
-    if (saved && ['unauthorized', 'session_expired', 'forbidden', 'not_found'].includes(e.code)) {
-      sessionStorage.removeItem(KEY);
-      sessionStorage.removeItem(SCANS_KEY);
-      return start(true);
+    if (gen !== generation) return;
+    const code = e && e.code;
+    if (!code || /^http_5|^unavailable$|^busy$|^rate_limited$/.test(code)) {
+      // The box is unreachable or busy: keep trying, like the socket does.
+      setState('offline');
+      retryTimer = setTimeout(() => start(attempt + 1),
+        Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2));
+      return;
     }
     setState('ended');
-    showMessage('Could not start a session: ' + e.message);
+    onEnded('');
+    els.endedText.textContent = 'Could not start a session: ' + (e.message || code);
     return;
   }
-  save();
-  await refreshQr();
+  if (gen !== generation) return;
+  // A stored session that was gone has been replaced by a new one.
+  if (load(sessionStorage, VIEW_KEY)?.session !== c.session) restoreView(c.session);
+  persist();
+  persistScans();
+  setState(c.state);
+  refreshQr();
 }
 
-els.newCode.addEventListener('click', newCode);
-els.end.addEventListener('click', async () => {
-  if (!client) return;
-  try { await client.end(); } catch (e) { showMessage('Could not end the session: ' + e.message); }
-});
-els.restart.addEventListener('click', () => {
-  if (client) client.close();
-  sessionStorage.removeItem(KEY);
-  sessionStorage.removeItem(SCANS_KEY);
-  start(true);
+// --- controls ----------------------------------------------------------------------
+
+els.newCode.addEventListener('click', () => newCode(true));
+
+els.sound.addEventListener('click', () => {
+  soundOn = !soundOn;
+  save(localStorage, SOUND_KEY, soundOn);
+  renderSound();
+  if (soundOn) beep(); // a sample, and unlocks audio (this is a user gesture)
 });
 
-start(false);
+els.copyAll.addEventListener('click', async () => {
+  const ok = await copyText(scans.map((s) => s.code).join('\n'));
+  toast(ok ? `Copied ${scans.length} ${scans.length === 1 ? 'code' : 'codes'}` : 'Copy failed', !ok);
+});
+
+els.clear.addEventListener('click', () => {
+  // Only the view: the scans were delivered when they arrived.
+  scans = [];
+  persistScans();
+  renderScans();
+  els.scansH.focus();
+  toast('List cleared');
+});
+
+els.end.addEventListener('click', () => {
+  if (typeof els.confirmEnd.showModal === 'function') els.confirmEnd.showModal();
+  else endSession();
+});
+els.confirmEnd.addEventListener('close', () => {
+  if (els.confirmEnd.returnValue === 'end') endSession();
+  els.confirmEnd.returnValue = '';
+});
+
+async function endSession() {
+  if (!client) return;
+  try { await client.end(); } catch (e) { toast('Could not end the session: ' + (e.message || e), true); }
+}
+
+els.restart.addEventListener('click', () => {
+  if (client && client.state !== 'ended') client.close();
+  forget();
+  start();
+});
+
+renderSound();
+start();
