@@ -475,29 +475,12 @@ function connect() {
   sock.onclose = async (ev) => {
     if (ws !== sock) return;
     dropSocket();
-    const reason = closeReason(ev.code) || (opened && await tokenProblem());
+    // A lost close frame (1006) is treated as a network drop: the reconnect's
+    // hello then gets the real answer (4001 removed, 4004 ended).
+    const reason = closeReason(ev.code);
     if (reason) return endSession(reason);
     if (!ws) scheduleReconnect();
   };
-}
-
-/**
- * After a socket closed without a clear close code (a close frame can get
- * lost, and the browser then reports 1006), asks the REST API whether our
- * token still works: 401 = removed or session deleted, 410 = expired.
- * Returns the text to show, or null (token fine, or the box unreachable).
- */
-async function tokenProblem() {
-  const c = creds;
-  if (!c) return null;
-  try {
-    const res = await fetch(`/api/v1/sessions/${encodeURIComponent(c.session)}/scans/probe`,
-      { headers: { Authorization: 'Bearer ' + c.scanner_token } });
-    if (creds !== c) return null;
-    if (res.status === 401 || res.status === 403) return closeReason(4001);
-    if (res.status === 410) return closeReason(4004);
-  } catch { /* unreachable: just reconnect */ }
-  return null;
 }
 
 /**
