@@ -143,18 +143,22 @@ def raw_http(port, data, timeout=5.0):
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out
+        return read_until_closed(s)
     finally:
         s.close()
+
+
+def read_until_closed(s):
+    """Everything the server sends until it closes (or resets) the connection."""
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            return out
+        if not chunk:
+            return out
+        out += chunk
 
 
 def big_header_request(size):
@@ -204,15 +208,7 @@ def test_oversized_headers_dribbled_still_get_431(daemon):
             s.sendall(b"\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass   # answered and closed as soon as the buffer overflowed
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_until_closed(s)
     finally:
         s.close()
     assert_431(out, "dribbled")
