@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
             libjwt-dev libcjson-dev libqrencode-dev libssl-dev
             libzxing-dev libturbojpeg0-dev libspng-dev)
-test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind zbar-tools
+test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind gdb zbar-tools
            barcode imagemagick chromium)
 cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)
 

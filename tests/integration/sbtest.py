@@ -318,10 +318,25 @@ class Daemon:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            stacks = self.stacks()
             self.proc.kill()
             self.proc.wait()
             self.stopped = True
-            pytest.fail(f"scanbridged did not exit within {timeout}s:\n{_tail(self.log())}")
+            pytest.fail(f"scanbridged did not exit within {timeout}s:\n{_tail(self.log())}"
+                        f"\n--- its threads when it hung:\n{stacks}")
+
+    def stacks(self):
+        """Every thread's backtrace of the running daemon (gdb), for hang reports."""
+        gdb = shutil.which("gdb")
+        if not gdb:
+            return "(gdb not installed)"
+        try:
+            r = subprocess.run([gdb, "-p", str(self.proc.pid), "-batch", "-nx",
+                                "-ex", "thread apply all bt"],
+                               capture_output=True, text=True, timeout=60)
+            return r.stdout[-12000:] or r.stderr[-2000:]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"(gdb failed: {e})"
 
     def wait_stopped(self, timeout=10.0):
         """After terminate(): asserts exit status 0 and a clean sanitizer log."""
