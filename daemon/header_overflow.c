@@ -17,43 +17,59 @@
  * destroy the answer before the client reads it; this much is read away first. */
 #define DRAIN_MAX (256 * 1024)
 
+/* The socket is kept by fd: a connection lws freed without telling us leaves
+ * an entry whose wsi must never be dereferenced, while a stale fd is harmless
+ * (not a socket, or a second candidate, which means no answer). */
 struct candidate {
 	struct candidate *next;
-	struct lws *wsi;
+	const struct lws *wsi; /* only compared, to untrack */
+	int fd;
 };
 
 static const struct lws_protocol_vhost_options *O_headers;
 static uint64_t O_limit;
 static struct candidate *O_list; /* only connections still in their first headers */
 
-void header_overflow_track(struct lws *wsi)
+static void unlink_where(bool (*match)(const struct candidate *, const void *), const void *key)
 {
-	struct candidate *c = malloc(sizeof(*c));
+	struct candidate **pp = &O_list;
 
-	if (!c)
-		return; /* not tracked: an overflow is dropped as lws does */
-	c->wsi = wsi;
-	c->next = O_list;
-	O_list = c;
-}
+	while (*pp) {
+		struct candidate *c = *pp;
 
-void header_overflow_untrack(struct lws *wsi)
-{
-	for (struct candidate **pp = &O_list; *pp; pp = &(*pp)->next) {
-		if ((*pp)->wsi == wsi) {
-			struct candidate *c = *pp;
+		if (match(c, key)) {
 			*pp = c->next;
 			free(c);
-			return;
+		} else {
+			pp = &c->next;
 		}
 	}
 }
 
-void header_overflow_shutdown(void)
+static bool same_wsi(const struct candidate *c, const void *wsi) { return c->wsi == wsi; }
+static bool same_fd(const struct candidate *c, const void *fd) { return c->fd == *(const int *)fd; }
+static bool any(const struct candidate *c, const void *key) { return true; }
+
+void header_overflow_track(struct lws *wsi)
 {
-	while (O_list)
-		header_overflow_untrack(O_list->wsi);
+	struct candidate *c;
+	int fd = lws_get_socket_fd(wsi);
+
+	if (fd < 0)
+		return;
+	unlink_where(same_fd, &fd); /* a reused fd: its old entry is stale */
+	c = malloc(sizeof(*c));
+	if (!c)
+		return; /* not tracked: an overflow is dropped as lws does */
+	c->wsi = wsi;
+	c->fd = fd;
+	c->next = O_list;
+	O_list = c;
 }
+
+void header_overflow_untrack(struct lws *wsi) { unlink_where(same_wsi, wsi); }
+
+void header_overflow_shutdown(void) { unlink_where(any, NULL); }
 
 static uint64_t bytes_received(int fd)
 {
@@ -72,13 +88,11 @@ static int overflowing_fd(void)
 	int found = -1;
 
 	for (struct candidate *c = O_list; c; c = c->next) {
-		int fd = lws_get_socket_fd(c->wsi);
-
-		if (fd < 0 || bytes_received(fd) < O_limit)
+		if (bytes_received(c->fd) < O_limit)
 			continue;
 		if (found >= 0)
 			return -1; /* two of them: cannot tell which one lws is parsing */
-		found = fd;
+		found = c->fd;
 	}
 	return found;
 }
