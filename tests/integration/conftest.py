@@ -38,3 +38,18 @@ def daemon_factory():
 def daemon(daemon_factory):
     """A scanbridged on its embedded defaults."""
     return daemon_factory()
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """One daemon and one session (desktop + paired scanner) for a whole test
+    file of many small cases. The cases open their own sockets; seqs are
+    checked relative to the head."""
+    d = sbtest.Daemon()
+    d.start()
+    try:
+        s = d.session()
+        yield d, s
+        d.stop()
+    finally:
+        d.cleanup()

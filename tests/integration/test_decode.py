@@ -191,18 +191,6 @@ def assert_decoded(msg, expect):
     assert codes_of(msg["codes"]) == expect, msg
 
 
-@pytest.fixture(scope="module")
-def shared():
-    d = sbtest.Daemon()
-    d.start()
-    try:
-        s = d.session()
-        yield d, s
-        d.stop()
-    finally:
-        d.cleanup()
-
-
 # ------------------------------------------------------------------ self-checks
 def test_generated_images_are_what_they_claim(tmp_path):
     """zbarimg (an independent decoder) reads our PNG, when it is installed."""

@@ -8,24 +8,8 @@ import time
 
 import pytest
 
-import sbtest
 from sbtest import (EAN13, EAN8, ITF14, SLOW, UPCA, UPCE, V1, WS, assert_error, gtin,
                     make_jwt, now_ms, open_desktop, open_scanner, run, scan_msg, wrong_check)
-
-
-# ------------------------------------------------------------------ shared
-@pytest.fixture(scope="module")
-def shared():
-    """One daemon, one session, one paired scanner for the many field cases.
-    The cases open their own sockets; seqs are checked relative to the head."""
-    d = sbtest.Daemon()
-    d.start()
-    try:
-        s = d.session()
-        yield d, s
-        d.stop()
-    finally:
-        d.cleanup()
 
 
 def forge(d, claims, **kw):

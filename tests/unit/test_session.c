@@ -80,6 +80,20 @@ static void setup(void)
 	session_init(&cfg, st, au, schedule);
 }
 
+/* One expiry/purge pass, as the daemon's cleanup timer runs it, committed. */
+static void run_cleanup(void)
+{
+	session_cleanup();
+	session_flush();
+}
+
+/* The daemon stops and starts again on the same database. */
+static void restart_session_layer(void)
+{
+	session_shutdown();
+	session_init(&cfg, st, au, schedule);
+}
+
 static void teardown(void)
 {
 	char cmd[128];
@@ -464,8 +478,7 @@ static void test_expiry_slides_and_caps(void)
 	for (int i = 1; i <= 11; i++) {
 		now_ms = t0 + i * 300000;
 		session_peer_message(&d.p, &ping);
-		session_cleanup();
-		session_flush();
+		run_cleanup();
 		while ((m = next_msg(&d))) {
 			CHECK_STR(type_of(m), "pong");
 			cJSON_Delete(m);
@@ -475,8 +488,7 @@ static void test_expiry_slides_and_caps(void)
 	session_info(sp, &si);
 	CHECK_EQ_INT(si.expires_at, t0 + 3600000); /* capped by max age */
 	now_ms = t0 + 3600000;
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	m = next_msg(&d);
 	CHECK_STR(type_of(m), "session_expired");
 	cJSON_Delete(m);
@@ -503,16 +515,14 @@ static void test_wall_clock_jumps_do_not_move_expiry(void)
 	hello(&d, s.o.desktop_token, 0);
 	wall_offset = 2 * 86400 * 1000LL;      /* NTP jumps forward two days */
 	now_ms += 60000;
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	CHECK(next_msg(&d) == NULL);           /* nothing expired */
 	CHECK_EQ_INT(d.close_code, 0);
 	session_info(d.p.sess, &si);
 	CHECK_EQ_INT(si.expires_at, now_ms + wall_offset + 540000); /* 9 minutes left */
 	wall_offset = -86400 * 1000LL;          /* and back, a day behind */
 	now_ms += 540000;                       /* the ttl runs out on the monotonic clock */
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	m = next_msg(&d);
 	CHECK_STR(type_of(m), "session_expired");
 	cJSON_Delete(m);
@@ -533,17 +543,13 @@ static void test_sessions_are_loaded_at_start(void)
 	cfg.session_ttl = 600;
 	open_and_pair(&s);
 	now_ms += 100000;
-	session_shutdown();                     /* the daemon stops ... */
-	session_init(&cfg, st, au, schedule);   /* ... and starts on the same database */
+	restart_session_layer();                /* the daemon restarts on the same database */
 	now_ms += 499000;                       /* 599 s after the last activity */
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
-	session_shutdown();
-	session_init(&cfg, st, au, schedule);
+	restart_session_layer();
 	now_ms += 600001;
-	session_cleanup();                      /* expired without anyone asking for it */
-	session_flush();
+	run_cleanup();                      /* expired without anyone asking for it */
 	CHECK_EQ_INT(store_session_end_reason(st, s.o.sid), STORE_ENDED_EXPIRED);
 	free_pair(&s);
 	teardown();
@@ -559,16 +565,13 @@ static void test_idle_session_expires_after_ttl(void)
 	cfg.session_ttl = 600;
 	open_and_pair(&s);
 	now_ms += 599000;
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
 	now_ms += 600000 - 1;            /* the authorize above was activity */
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	CHECK_EQ_INT(session_authorize(s.p.scanner_token, NULL, SB_ROLE_SCANNER, &sp, &c), 0);
 	now_ms += 600000;
-	session_cleanup();
-	session_flush();
+	run_cleanup();
 	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EEXPIRED);
 	free_pair(&s);
 	teardown();
