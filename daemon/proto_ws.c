@@ -8,7 +8,9 @@
  * replaces the waiting one: the freshest frame wins), and the result is
  * answered `decoded`. Outgoing messages go through a bounded per-connection
  * queue written one frame per WRITEABLE callback. */
+#include <arpa/inet.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,8 @@
 
 #define CLOSE_LINGER_S 3
 #define WS_IMAGES_IN_FLIGHT 2       /* PROTOCOL.md: image frames <= 2 in flight */
-#define RX_MIN_CAP 4096
+#define RX_MIN_CAP 512
+#define CLOSE_REASON_MAX 70         /* bytes; our reasons are short, longer ones are cut */
 #define WRITE_BURST 64
 /* lws 4.1 keeps LWS_WRITE_CLOSE (4) private to steer users to lws_close_reason,
  * but its ws write path frames value 4 as a close frame. */
@@ -38,24 +41,33 @@ struct qmsg {
 	unsigned char buf[];        /* LWS_PRE headroom, then the message */
 };
 
+/* A scanner's images at the decoder: allocated with its first image frame. */
+struct ws_images {
+	struct decode_job *inflight[WS_IMAGES_IN_FLIGHT];
+	uint8_t *pending;           /* the newest image waiting for a free slot */
+	size_t pending_len;
+};
+
+/* One per WebSocket, held for as long as the connection: ten thousand idle
+ * ones are the daemon's memory, so what only some connections need (images,
+ * a close reason, a reassembly buffer) hangs off a pointer, the address is
+ * kept in binary and the hello deadline is lws's own per-wsi timer. */
 struct ws_pss {
 	struct peer peer;
 	struct lws *wsi;
 	struct qmsg *qhead, *qtail;
-	unsigned queued;
 	char *rx;                   /* message being reassembled (images: kept for scanners only) */
-	size_t rx_len, rx_cap;
-	bool rx_binary, rx_skip;
-	struct decode_job *inflight[WS_IMAGES_IN_FLIGHT]; /* images at the decoder */
-	uint8_t *pending;           /* the newest image waiting for a free slot */
-	size_t pending_len;
+	uint32_t rx_len, rx_cap;    /* max_image_bytes and max_text_frame are < 4 GiB */
+	struct ws_images *img;
+	char *close_reason;         /* malloc'd when a close is queued */
 	struct token_bucket bucket;
+	unsigned queued;
 	int strikes;                /* rate_limited answers in a row */
-	lws_sorted_usec_list_t hello_sul;
-	bool hello_armed, close_pending, close_started, ip_counted, established;
-	int close_code;
-	char close_reason[72];      /* our reasons are short; longer ones are cut */
-	char ip[48];                /* INET6_ADDRSTRLEN */
+	uint16_t close_code;
+	uint8_t ip[16];             /* the peer's address (family ip_family), for the per-IP count */
+	uint8_t ip_family;
+	bool rx_binary : 1, rx_skip : 1, close_pending : 1, close_started : 1, ip_counted : 1,
+	     established : 1;
 };
 
 static const struct sb_config *W_cfg;
@@ -120,8 +132,8 @@ static void ws_close(struct peer *p, int code, const char *reason)
 	if (pss->close_pending)
 		return;
 	pss->close_pending = true;
-	pss->close_code = code;
-	snprintf(pss->close_reason, sizeof(pss->close_reason), "%.70s", reason);
+	pss->close_code = (uint16_t)code;
+	pss->close_reason = strndup(reason ? reason : "", CLOSE_REASON_MAX); /* NULL: sent empty */
 	if (code == 1008) /* slow consumer: what it did not read is dropped */
 		queue_free(pss);
 	lws_callback_on_writable(pss->wsi);
@@ -159,10 +171,10 @@ static void send_own(struct ws_pss *pss, char *msg)
 	}
 }
 
-static int free_slot(const struct ws_pss *pss)
+static int free_slot(const struct ws_images *img)
 {
 	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
-		if (!pss->inflight[i])
+		if (!img->inflight[i])
 			return i;
 	return -1;
 }
@@ -211,9 +223,9 @@ static void image_decoded_cb(void *owner, const struct decode_outcome *res);
 /* Hands img (ownership passes) to the pool in a free slot. */
 static void image_submit(struct ws_pss *pss, uint8_t *img, size_t len)
 {
-	int slot = free_slot(pss);
+	int slot = free_slot(pss->img);
 	int rc = slot < 0 ? SB_ELIMIT
-			  : decode_pool_submit(img, len, image_decoded_cb, pss, &pss->inflight[slot]);
+			  : decode_pool_submit(img, len, image_decoded_cb, pss, &pss->img->inflight[slot]);
 
 	if (rc) {
 		struct decode_outcome res = { .rc = rc };
@@ -227,15 +239,16 @@ static void image_submit(struct ws_pss *pss, uint8_t *img, size_t len)
 static void image_decoded_cb(void *owner, const struct decode_outcome *res)
 {
 	struct ws_pss *pss = owner;
-	uint8_t *next = pss->pending;
+	struct ws_images *im = pss->img;
+	uint8_t *next = im->pending;
 
 	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
-		if (pss->inflight[i] == res->job)
-			pss->inflight[i] = NULL;
+		if (im->inflight[i] == res->job)
+			im->inflight[i] = NULL;
 	answer_image(pss, res);
 	if (next && !pss->peer.closing) {
-		pss->pending = NULL;
-		image_submit(pss, next, pss->pending_len);
+		im->pending = NULL;
+		image_submit(pss, next, im->pending_len);
 	}
 }
 
@@ -243,38 +256,68 @@ static void image_decoded_cb(void *owner, const struct decode_outcome *res)
  * keep it as the one waiting frame, replacing an older waiting one. */
 static void image_accept(struct ws_pss *pss, uint8_t *img, size_t len)
 {
-	if (free_slot(pss) >= 0) {
+	struct ws_images *im = pss->img ? pss->img : (pss->img = calloc(1, sizeof(*im)));
+
+	if (!im) {
+		struct decode_outcome res = { .rc = SB_ENOMEM };
+
+		free(img);
+		metrics_inc(MC_FRAMES_REFUSED);
+		answer_image(pss, &res);
+		return;
+	}
+	if (free_slot(im) >= 0) {
 		image_submit(pss, img, len);
 		return;
 	}
-	if (pss->pending) {
-		free(pss->pending);
+	if (im->pending) {
+		free(im->pending);
 		metrics_inc(MC_FRAMES_DROPPED);
 	}
-	pss->pending = img;
-	pss->pending_len = len;
+	im->pending = img;
+	im->pending_len = len;
 }
 
 /* The connection is gone: its results must never reach this memory. */
 static void images_cancel(struct ws_pss *pss)
 {
-	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++) {
-		decode_pool_cancel(pss->inflight[i]);
-		pss->inflight[i] = NULL;
-	}
-	free(pss->pending);
-	pss->pending = NULL;
+	if (!pss->img)
+		return;
+	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
+		decode_pool_cancel(pss->img->inflight[i]);
+	free(pss->img->pending);
+	free(pss->img);
+	pss->img = NULL;
 }
 
 /* ---- admission ---- */
 
-static void hello_timeout_cb(lws_sorted_usec_list_t *sul)
+/* LWS_CALLBACK_TIMER: the hello deadline (lws_set_timer_usecs, which lives in
+ * the wsi and dies with it). */
+static void on_hello_deadline(struct ws_pss *pss)
 {
-	struct ws_pss *pss = lws_container_of(sul, struct ws_pss, hello_sul);
-
-	pss->hello_armed = false;
-	if (!pss->peer.sess)
+	if (pss->established && !pss->peer.sess)
 		close_with(pss, 4001, "no hello in time");
+}
+
+/* The peer's address as text, for the per-IP connection count: kept in binary
+ * (16 bytes, not 46 chars), printed back the same way at add and at delete. */
+static void ip_remember(struct ws_pss *pss, struct lws *wsi)
+{
+	char text[INET6_ADDRSTRLEN] = "";
+
+	lws_get_peer_simple(wsi, text, sizeof(text));
+	if (inet_pton(AF_INET, text, pss->ip) == 1)
+		pss->ip_family = AF_INET;
+	else if (inet_pton(AF_INET6, text, pss->ip) == 1)
+		pss->ip_family = AF_INET6;
+}
+
+static const char *ip_text(const struct ws_pss *pss, char buf[INET6_ADDRSTRLEN])
+{
+	if (!pss->ip_family || !inet_ntop(pss->ip_family, pss->ip, buf, INET6_ADDRSTRLEN))
+		return "unknown";
+	return buf;
 }
 
 static int filter_connection(struct lws *wsi)
@@ -297,6 +340,8 @@ static int filter_connection(struct lws *wsi)
 
 static void on_established(struct ws_pss *pss, struct lws *wsi)
 {
+	char ip[INET6_ADDRSTRLEN];
+
 	memset(pss, 0, sizeof(*pss));
 	pss->wsi = wsi;
 	pss->peer.ops = &ws_ops;
@@ -304,34 +349,34 @@ static void on_established(struct ws_pss *pss, struct lws *wsi)
 	pss->established = true;
 	metrics_gauge_add(MG_CONN_UNAUTH, 1);
 	W_conns++;
-	lws_get_peer_simple(wsi, pss->ip, sizeof(pss->ip));
+	ip_remember(pss, wsi);
 	if (W_conns > (unsigned)W_cfg->max_connections) {
 		close_with(pss, 4013, "server at capacity");
 		return;
 	}
-	if (iplimit_conn_add(pss->ip, W_cfg->max_connections_per_ip)) {
+	if (iplimit_conn_add(ip_text(pss, ip), W_cfg->max_connections_per_ip)) {
 		close_with(pss, 4013, "server at capacity");
 		return;
 	}
 	pss->ip_counted = true;
-	pss->hello_armed = true;
-	lws_sul_schedule(lws_get_context(wsi), 0, &pss->hello_sul, hello_timeout_cb,
-			 (lws_usec_t)W_cfg->hello_timeout * LWS_US_PER_SEC);
+	lws_set_timer_usecs(wsi, (lws_usec_t)W_cfg->hello_timeout * LWS_US_PER_SEC);
 }
 
 static void on_closed(struct ws_pss *pss)
 {
+	char ip[INET6_ADDRSTRLEN];
+
 	if (!pss->established)
 		return;
-	if (pss->hello_armed)
-		lws_sul_cancel(&pss->hello_sul);
 	session_peer_detach(&pss->peer);
 	queue_free(pss);
 	images_cancel(pss);
 	free(pss->rx);
 	pss->rx = NULL;
+	free(pss->close_reason);
+	pss->close_reason = NULL;
 	if (pss->ip_counted)
-		iplimit_conn_del(pss->ip);
+		iplimit_conn_del(ip_text(pss, ip));
 	W_conns--;
 	pss->established = false;
 }
@@ -435,7 +480,7 @@ static int rx_reserve(struct ws_pss *pss, size_t need, size_t max)
 	if (!(p = realloc(pss->rx, cap)))
 		return SB_ENOMEM;
 	pss->rx = p;
-	pss->rx_cap = cap;
+	pss->rx_cap = (uint32_t)cap;
 	return 0;
 }
 
@@ -446,13 +491,13 @@ static int append_rx(struct ws_pss *pss, const void *in, size_t len)
 	if (pss->rx_len + len > max)
 		return SB_ETOOBIG;
 	if (pss->rx_binary && (!pss->peer.sess || pss->peer.role != SB_ROLE_SCANNER)) {
-		pss->rx_len += len; /* refused when whole; counted, not kept */
+		pss->rx_len += (uint32_t)len; /* refused when whole; counted, not kept */
 		return 0;
 	}
 	if (rx_reserve(pss, pss->rx_len + len + 1, max))
 		return SB_ENOMEM;
 	memcpy(pss->rx + pss->rx_len, in, len);
-	pss->rx_len += len;
+	pss->rx_len += (uint32_t)len;
 	return 0;
 }
 
@@ -496,13 +541,14 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
  * messages on the client side — exactly what a rate-limited flooder must see. */
 static int send_close_frame(struct ws_pss *pss)
 {
-	unsigned char buf[LWS_PRE + 2 + sizeof(pss->close_reason)];
-	size_t n = strlen(pss->close_reason);
+	unsigned char buf[LWS_PRE + 2 + CLOSE_REASON_MAX];
+	size_t n = pss->close_reason ? strlen(pss->close_reason) : 0;
 
 	pss->close_started = true;
 	buf[LWS_PRE] = (unsigned char)(pss->close_code >> 8);
 	buf[LWS_PRE + 1] = (unsigned char)(pss->close_code & 0xff);
-	memcpy(buf + LWS_PRE + 2, pss->close_reason, n);
+	if (n)
+		memcpy(buf + LWS_PRE + 2, pss->close_reason, n);
 	if (lws_write(pss->wsi, buf + LWS_PRE, n + 2, SB_LWS_WRITE_CLOSE) < 0)
 		return -1;
 	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_LINGER_S);
@@ -585,6 +631,9 @@ int proto_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		on_receive(pss, in, len);
+		return 0;
+	case LWS_CALLBACK_TIMER:
+		on_hello_deadline(pss);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(pss);
