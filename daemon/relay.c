@@ -673,6 +673,8 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 	rc = session_authorize(m->token, NULL, SB_ROLE_DESKTOP, &s, &c);
 	if (rc == SB_EFORBIDDEN) /* a scanner token: fine for hello */
 		rc = session_authorize(m->token, NULL, SB_ROLE_SCANNER, &s, &c);
+	if (!rc && c.role == SB_ROLE_SCANNER && strlen(c.sub) >= sizeof(p->scanner))
+		rc = SB_EAUTH; /* never one of ours: see PEER_SCANNER_MAX */
 	if (rc) {
 		p->closing = true;
 		p->ops->close(p, hello_close_code(rc), sb_strerror(rc));

@@ -16,6 +16,8 @@
 #define SESSION_ID_BYTES 16
 #define PAIR_CODE_BYTES 16
 #define SCANNER_ID_BYTES 12
+_Static_assert((SCANNER_ID_BYTES * 4 + 2) / 3 < PEER_SCANNER_MAX,
+	       "a scanner id must fit struct peer's buffer");
 
 struct session_state session__s;
 

@@ -33,11 +33,16 @@ struct peer_ops {
 	unsigned (*queued)(const struct peer *p);
 };
 
+/* Scanner ids are 12 random bytes in base64url (16 chars, session.c): a
+ * connection holds its own id in a buffer that fits those, not SB_ID_MAX, as
+ * every idle connection pays for it. A token naming a longer id is refused. */
+#define PEER_SCANNER_MAX 24
+
 struct peer {
 	const struct peer_ops *ops;
 	struct sess *sess;          /* NULL until hello succeeded */
 	enum sb_role role;
-	char scanner[SB_ID_MAX];    /* scanner id for scanners */
+	char scanner[PEER_SCANNER_MAX]; /* scanner id for scanners */
 	int64_t sent_seq;           /* desktops: highest seq queued to this peer */
 	int gauge;                  /* metric_gauge this connection is counted in, -1 none */
 	bool closing;

@@ -644,6 +644,39 @@ static void test_scanner_cap(void)
 	teardown();
 }
 
+/* A connection keeps its scanner id in PEER_SCANNER_MAX bytes: a correctly
+ * signed token naming a longer (never issued) scanner id is refused at hello
+ * instead of being cut and then matching the wrong scanner. */
+static void test_hello_refuses_overlong_scanner_id(void)
+{
+	struct auth_claims c = { .role = SB_ROLE_SCANNER };
+	struct session_opened o;
+	struct fake_peer f;
+	char *token = NULL;
+
+	setup();
+	CHECK_EQ_INT(session_open(&o), 0);
+	CHECK_EQ_INT(session_flush(), 0);
+	memset(c.sub, 'x', PEER_SCANNER_MAX);
+	c.sub[PEER_SCANNER_MAX] = '\0';
+	snprintf(c.sid, sizeof(c.sid), "%s", o.sid);
+	c.iat = now_ms / 1000;
+	c.exp = c.iat + 600;
+	CHECK_EQ_INT(store_scanner_add(st, o.sid, c.sub, "long", now_ms), 0);
+	CHECK_EQ_INT(auth_issue(au, &c, &token), 0);
+	fake_init(&f);
+	struct sb_client_msg m = { .type = SB_MSG_HELLO, .last_seq = -1 };
+
+	snprintf(m.token, sizeof(m.token), "%s", token);
+	session_peer_message(&f.p, &m);
+	CHECK_EQ_INT(f.close_code, 4001);
+	CHECK(f.p.sess == NULL);
+	fake_free(&f);
+	free(token);
+	free(o.desktop_token);
+	teardown();
+}
+
 TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is_not_forwarded),
 	  TEST(test_cumulative_ack_sends_each_receipt_once),
 	  TEST(test_resume_replays_in_order_without_overflow),
@@ -651,4 +684,4 @@ TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is
 	  TEST(test_failed_commit_acks_nothing_and_rewinds), TEST(test_expiry_slides_and_caps),
 	  TEST(test_wall_clock_jumps_do_not_move_expiry), TEST(test_sessions_are_loaded_at_start),
 	  TEST(test_idle_session_expires_after_ttl), TEST(test_roles_and_revocation),
-	  TEST(test_scanner_cap))
+	  TEST(test_scanner_cap), TEST(test_hello_refuses_overlong_scanner_id))
