@@ -681,7 +681,8 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 		return;
 	}
 	p->role = c.role;
-	snprintf(p->scanner, sizeof(p->scanner), "%s", c.role == SB_ROLE_SCANNER ? c.sub : "");
+	/* fits: checked above (a "%s" snprintf would warn of truncation) */
+	strcpy(p->scanner, c.role == SB_ROLE_SCANNER ? c.sub : "");
 	/* desktops: scans up to last_seq are held; scanners: receipts up to
 	 * delivered_seq are implied by welcome */
 	p->sent_seq = c.role == SB_ROLE_DESKTOP ? m->last_seq : s->delivered_seq;
