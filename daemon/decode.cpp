@@ -11,12 +11,17 @@
  * image path (image.c) downscales with its own box filter instead. That is not
  * enough: the same assert also fires without downscaling on a few images of
  * our corpus (merging a multi-line 1D result with a single-line one, e.g. a
- * blurred Code 128). So this file also defines __assert_fail: the executable's
- * definition interposes glibc's for libZXing.so. While a thread is inside a
- * ZXing call (thread-local flag) a failed assertion throws zxing_assert, which
- * unwinds out of ZXing (RAII, nothing leaks) to our boundary; the pass counts
- * as "nothing found" and the next one runs. Anywhere else it prints glibc's
- * message and aborts, exactly as before. decode_zxing_asserts() counts them.
+ * blurred Code 128). So failed assertions inside ZXing are caught: the
+ * executable defines and exports glibc's __assert_fail (assert_net.c, plain
+ * C), which interposes glibc's for libZXing.so, and calls
+ * decode__assert_hook() here. While a thread is inside a ZXing call
+ * (thread-local flag) the hook throws zxing_assert, which unwinds out of ZXing
+ * (RAII, nothing leaks) to our boundary; the pass counts as "nothing found"
+ * and the next one runs. Anywhere else the hook returns and the assertion
+ * aborts with glibc's message, exactly as before. decode_zxing_asserts()
+ * counts them. In the daemon this file is part of the dlopen()ed decoder
+ * module (decode_module.h), whose loader installs the hook; programs that link
+ * the decoder statically get it at link time.
  * The corpus test and the real-photo run (tests/decode/) decode every image
  * in one process to show that nothing aborts. */
 #define ZX_USE_UTF8 1
@@ -31,11 +36,10 @@
 #include <ZXing/Result.h>
 
 #include <dlfcn.h>
+#include <link.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -70,22 +74,16 @@ struct zxing_scope {
 
 } // namespace
 
-/* glibc's assert() failure hook, interposed. Named through an asm label so its
- * C++ declaration does not clash with <assert.h>'s noexcept one: this one may
- * throw. */
-extern "C" void sb_assert_fail(const char *expr, const char *file, unsigned int line,
-			       const char *func) __asm__("__assert_fail");
-extern "C" void sb_assert_fail(const char *expr, const char *file, unsigned int line, const char *func)
+/* Called by the executable's __assert_fail (assert_net.c) for every failed
+ * assertion in the process. May throw: the C frame in between is built with
+ * -fexceptions. */
+extern "C" void decode__assert_hook(const char *expr, const char *file, unsigned int line,
+				    const char *func)
 {
 	if (t_in_zxing) {
 		g_asserts.fetch_add(1, std::memory_order_relaxed);
 		throw zxing_assert{expr};
 	}
-	fprintf(stderr, "%s%s%s:%u: %s%sAssertion `%s' failed.\n", program_invocation_short_name,
-		program_invocation_short_name[0] ? ": " : "", file, line, func ? func : "",
-		func ? ": " : "", expr);
-	fflush(stderr);
-	abort();
 }
 
 namespace {
@@ -406,15 +404,37 @@ extern "C" int barcode_encode(const char *text, enum sb_format f, int width, int
 	}
 }
 
+/* Is p inside the executable (not glibc, not a shared object)? */
+static bool in_executable(void *p)
+{
+	Dl_info di;
+	struct link_map *where = nullptr, *exe = nullptr;
+	void *self = dlopen(nullptr, RTLD_LAZY);
+
+	if (self) {
+		if (dlinfo(self, RTLD_DI_LINKMAP, &exe) != 0)
+			exe = nullptr;
+		dlclose(self);
+	}
+	if (!dladdr1(p, &di, reinterpret_cast<void **>(&where), RTLD_DL_LINKMAP))
+		return false;
+	return exe && where == exe;
+}
+
 extern "C" int decode__assert_net_selftest(void)
 {
 	/* libZXing.so binds __assert_fail to the first definition in the global
-	 * lookup scope: the executable's, i.e. ours, when sbcore is linked in. */
-	if (dlsym(RTLD_DEFAULT, "__assert_fail") != reinterpret_cast<void *>(&sb_assert_fail))
+	 * lookup scope, the one dlsym(RTLD_DEFAULT) finds from here: it must be
+	 * the executable's (assert_net.c), not glibc's. */
+	using assert_fail_fn = void (*)(const char *, const char *, unsigned int, const char *);
+	void *sym = dlsym(RTLD_DEFAULT, "__assert_fail");
+	if (!sym || !in_executable(sym))
 		return SB_EINVAL;
+	auto fail = reinterpret_cast<assert_fail_fn>(sym);
+	/* ... and reach our hook, whose exception crosses its C frame */
 	try {
 		zxing_scope in;
-		sb_assert_fail("selftest", __FILE__, __LINE__, __func__);
+		fail("selftest", __FILE__, __LINE__, __func__);
 	} catch (const zxing_assert &) {
 		g_asserts.fetch_sub(1, std::memory_order_relaxed);
 		return t_in_zxing ? SB_EINVAL : 0;

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Barcode images: the C API over ZXing-C++ (decode.cpp is the only C++ in the
- * daemon; no exception crosses it) and the image input path (JPEG/PNG bounded
- * from the header before any pixel is allocated, large photos downscaled while
- * decoding). Pure functions, safe to call from worker threads. */
+ * project; no exception crosses it except decode__assert_hook's) and the image
+ * input path (JPEG/PNG bounded from the header before any pixel is allocated,
+ * large photos downscaled while decoding). Pure functions, safe to call from
+ * worker threads. The daemon reaches them only through the decoder module
+ * (decode_module.h); tests and tools link them directly (CMake target
+ * sbdecode). */
 #ifndef SB_DECODE_H
 #define SB_DECODE_H
 #include <stddef.h>
@@ -69,9 +72,16 @@ int gray_image_downscale(struct gray_image *img, int max_side);
  * line; any non-zero value is worth a look. */
 unsigned long decode_zxing_asserts(void);
 
-/* Test seam for the net above: checks that __assert_fail resolves to ours (so
- * libZXing's failed asserts reach it) and that one raised inside a ZXing call
- * is caught and leaves the thread outside ZXing again. Returns 0 or SB_EINVAL. */
+/* Test seam for the net above: checks that __assert_fail resolves to the
+ * executable's (assert_net.c, so libZXing's failed asserts reach it) and that
+ * one raised inside a ZXing call reaches decode__assert_hook, is caught and
+ * leaves the thread outside ZXing again. Returns 0 or SB_EINVAL. */
 int decode__assert_net_selftest(void);
+
+/* The hook assert_net.c calls on a failed assertion: throws (a C++ exception)
+ * when the calling thread is inside ZXing, returns otherwise. Installed by the
+ * module loader (decode_module.c); found at link time when the decoder is
+ * linked statically. */
+void decode__assert_hook(const char *expr, const char *file, unsigned int line, const char *func);
 
 #endif

@@ -21,6 +21,7 @@
 #include <libwebsockets.h>
 
 #include "clock.h"
+#include "decode_module.h"
 #include "log.h"
 #include "metrics.h"
 #include "sb_err.h"
@@ -106,12 +107,17 @@ static void job_free(struct decode_job *j)
 
 /* ---- workers ---- */
 
+/* The first job loads the decoder module (decode_module.h); without it every
+ * job fails with SB_EIO, which the owners answer like any other server-side
+ * failure (wire `busy`). */
 static void run_job(struct decode_job *j)
 {
+	const struct decode_module_api *m = decode_module_get();
 	int n = 0;
 	double ms = 0;
 
-	j->rc = decode_image(j->img, j->len, &P.lim, 0, j->codes, DECODE_MAX_RESULTS, &n, &ms);
+	j->rc = !m ? SB_EIO
+		   : m->decode_image(j->img, j->len, &P.lim, 0, j->codes, DECODE_MAX_RESULTS, &n, &ms);
 	j->n = j->rc ? 0 : n;
 	j->ms = ms;
 	free(j->img); /* the bytes are no longer needed; do not hold them until delivery */
@@ -203,6 +209,7 @@ int decode_pool_start(const struct sb_config *cfg, struct lws_context *ctx)
 		log_warn("fewer decode workers than configured", "started=%d wanted=%d",
 			 P.n_threads, want);
 	P.running = true;
+	decode_module_check(); /* loaded on the first image; missing is worth a warning now */
 	log_info("decode workers started", "workers=%d queue_max=%u max_side=%d", P.n_threads,
 		 P.queue_max, P.lim.max_side);
 	return 0;

@@ -8,6 +8,10 @@
  * runs the callbacks there. Owners that go away cancel their jobs; a cancelled
  * job's callback is never called, so the pool never touches freed owner memory.
  *
+ * The decoder itself is a module loaded by the first job (decode_module.h), so
+ * a daemon that never decodes never maps it; decode_pool_start() only checks
+ * that its file is there.
+ *
  * Everything here except the workers themselves runs on the loop thread. */
 #ifndef SB_DECODE_POOL_H
 #define SB_DECODE_POOL_H
@@ -22,7 +26,8 @@ struct decode_job;
 
 /* What a job came to. rc: 0 (decoded; n may be 0 when nothing was found),
  * SB_ETOOBIG (over the byte or pixel limits, by the header), SB_EPROTO (neither
- * JPEG nor PNG), SB_EINVAL (corrupt or truncated image), SB_ENOMEM. ms: the
+ * JPEG nor PNG), SB_EINVAL (corrupt or truncated image), SB_ENOMEM, SB_EIO (the
+ * decoder module could not be loaded: logged once). ms: the
  * decode time decode_image() measured; queued_ms: time from submit to a worker
  * taking the job. Owners that answer a failed submit themselves fill in only
  * rc (SB_ELIMIT, SB_ENOMEM, SB_EGONE). */
@@ -39,7 +44,8 @@ struct decode_outcome {
 typedef void (*decode_done_fn)(void *owner, const struct decode_outcome *res);
 
 /* Starts cfg->decode_workers threads (0: one per online core) and remembers ctx
- * for lws_cancel_service(). Signals are blocked in the workers. Returns 0,
+ * for lws_cancel_service(). Signals are blocked in the workers. Logs a warning
+ * when the decoder module's file is missing (decode_module_check()). Returns 0,
  * SB_ENOMEM or SB_EIO (no thread could be started). */
 int decode_pool_start(const struct sb_config *cfg, struct lws_context *ctx);
 
