@@ -14,6 +14,8 @@
 #include "session_int.h"
 
 #define SESSION_ID_BYTES 16
+_Static_assert((SESSION_ID_BYTES * 4 + 2) / 3 < SESS_ID_MAX,
+	       "a session id must fit struct sess's buffer");
 #define PAIR_CODE_BYTES 16
 #define SCANNER_ID_BYTES 12
 _Static_assert((SCANNER_ID_BYTES * 4 + 2) / 3 < PEER_SCANNER_MAX,
@@ -112,11 +114,12 @@ static int64_t mono_of(int64_t wall_ms)
 
 static struct sess *sess_new(const struct store_session *row)
 {
-	struct sess *s = calloc(1, sizeof(*s));
+	size_t n = strlen(row->id);
+	struct sess *s;
 
-	if (!s)
+	if (n >= sizeof(s->id) || !(s = calloc(1, sizeof(*s))))
 		return NULL;
-	snprintf(s->id, sizeof(s->id), "%s", row->id);
+	memcpy(s->id, row->id, n + 1);
 	s->created_at = row->created_at;
 	s->last_activity = row->last_activity;
 	s->created_mono = mono_of(row->created_at);

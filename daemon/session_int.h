@@ -6,8 +6,13 @@
 #define SB_SESSION_INT_H
 #include "session.h"
 
+/* Session ids are 16 random bytes in base64url (22 chars, session.c); the
+ * in-memory record, one per live session, keeps them in a buffer that fits
+ * those rather than SB_ID_MAX. A longer id (never one of ours) is not found. */
+#define SESS_ID_MAX 24
+
 struct sess {
-	char id[SB_ID_MAX];
+	char id[SESS_ID_MAX];
 	int64_t created_at, last_activity;  /* wall ms: tokens, the database */
 	/* Expiry runs on the monotonic clock so a wall-clock jump neither expires
 	 * every session nor keeps them forever: the database's wall times are
