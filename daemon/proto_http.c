@@ -442,6 +442,25 @@ static void on_body(struct http_pss *pss, const void *in, size_t len)
 	p[pss->body_len] = '\0';
 }
 
+/* An upgrade request: refused here with a status the client can read (lws
+ * 4.1 documents this callback, returning > 0, for a refusal answered by hand;
+ * writing it at FILTER_PROTOCOL_CONNECTION, as before, is not a path lws
+ * expects, and once left its loop spinning in a zero-length recv()). */
+static int confirm_upgrade(struct lws *wsi, const char *to)
+{
+	int verdict;
+
+	if (!to || strcmp(to, "websocket"))
+		return -1;
+	verdict = proto_ws_upgrade_verdict(wsi);
+	if (verdict == HTTP_STATUS_FORBIDDEN) {
+		log_info("websocket from a disallowed origin refused", NULL);
+		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+		return 1;
+	}
+	return verdict;
+}
+
 int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			void *in, size_t len)
 {
@@ -463,8 +482,10 @@ int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
 		header_overflow_track(wsi);
 		return 0;
-	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		header_overflow_untrack(wsi);
+		return confirm_upgrade(wsi, in);
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
 	case LWS_CALLBACK_WSI_DESTROY:
 		header_overflow_untrack(wsi);
 		break;

@@ -21,5 +21,8 @@ size_t proto_ws_pss_size(void);
 void proto_ws_set_config(const struct sb_config *cfg);
 /* Open WebSocket connections (all roles). */
 unsigned proto_ws_connections(void);
+/* 0: the WebSocket upgrade on wsi may go on; HTTP_STATUS_FORBIDDEN: its
+ * Origin is not allowed; -1: not an upgrade of /ws. */
+int proto_ws_upgrade_verdict(struct lws *wsi);
 
 #endif
