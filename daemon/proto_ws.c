@@ -221,6 +221,16 @@ static void answer_image(struct ws_pss *pss, const struct decode_outcome *res)
 
 static void image_decoded_cb(void *owner, const struct decode_outcome *res);
 
+/* An image that will not be decoded (ownership of img passes): answered rc. */
+static void image_refuse(struct ws_pss *pss, uint8_t *img, int rc)
+{
+	struct decode_outcome res = { .rc = rc };
+
+	free(img);
+	metrics_inc(MC_FRAMES_REFUSED);
+	answer_image(pss, &res);
+}
+
 /* Hands img (ownership passes) to the pool in a free slot. */
 static void image_submit(struct ws_pss *pss, uint8_t *img, size_t len)
 {
@@ -228,13 +238,8 @@ static void image_submit(struct ws_pss *pss, uint8_t *img, size_t len)
 	int rc = slot < 0 ? SB_ELIMIT
 			  : decode_pool_submit(img, len, image_decoded_cb, pss, &pss->img->inflight[slot]);
 
-	if (rc) {
-		struct decode_outcome res = { .rc = rc };
-
-		free(img);
-		metrics_inc(MC_FRAMES_REFUSED);
-		answer_image(pss, &res);
-	}
+	if (rc)
+		image_refuse(pss, img, rc);
 }
 
 static void image_decoded_cb(void *owner, const struct decode_outcome *res)
@@ -260,11 +265,7 @@ static void image_accept(struct ws_pss *pss, uint8_t *img, size_t len)
 	struct ws_images *im = pss->img ? pss->img : (pss->img = calloc(1, sizeof(*im)));
 
 	if (!im) {
-		struct decode_outcome res = { .rc = SB_ENOMEM };
-
-		free(img);
-		metrics_inc(MC_FRAMES_REFUSED);
-		answer_image(pss, &res);
+		image_refuse(pss, img, SB_ENOMEM);
 		return;
 	}
 	if (free_slot(im) >= 0) {
