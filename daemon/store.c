@@ -17,19 +17,25 @@
 
 #include "barcode.h"
 #include "sb_err.h"
+#include "wal_checkpointer.h"
 
 /* Generated from schema/NNN_*.sql by cmake/embed_schema.cmake. */
 extern const char *const store_migrations[];
 extern const int store_migration_count;
 
 #define BUSY_TIMEOUT_MS 5000
-/* SQLite checkpoints the WAL inside the commit that takes it past this many
- * pages, on the event loop. The stall grows with the pages copied back: at the
- * default 1,000 the relay's p99 at 1,000 scans/s was ~5.2 ms, at 256 ~2.9 ms,
- * for ~5% less peak throughput (docs/benchmarks.md). A checkpoint thread of
- * its own was tried and was worse (p99 25 ms: its copying contends with the
- * loop's WAL appends for the whole time it runs). */
+/* Past this many WAL pages the checkpointer thread (wal_checkpointer.c) is
+ * asked to copy the WAL back into the database. SQLite would otherwise run the
+ * checkpoint inside the COMMIT that crosses its threshold, on the event loop,
+ * holding back that batch's answers and every scan arriving meanwhile: that
+ * was the whole of the relay's latency tail (docs/benchmarks.md). */
 #define WAL_CHECKPOINT_PAGES 256
+/* A commit landing while the thread copies keeps the WAL from wrapping to its
+ * start; under sustained load that is every time, and the WAL would grow
+ * without end. Past this many pages the thread is no longer asked and the loop
+ * checkpoints between its own batches (store_checkpoint_due): most of the WAL
+ * is copied back by then, what is left is what came in meanwhile. */
+#define WAL_LOOP_PAGES 1024
 
 enum stmt {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -116,6 +122,8 @@ struct store {
 	bool in_txn;           /* store_begin opened the batch, not yet ended */
 	int batch_err;         /* SQLite rolled the open batch back: why (sb_err) */
 	int pending_sync;      /* durability asked for inside a batch, or -1 */
+	int wal_pages;         /* pages in the WAL after the last commit */
+	struct wal_checkpointer *ckpt;
 	char last_err[256];    /* sqlite3_errmsg of the last failure */
 };
 
@@ -294,6 +302,18 @@ static int check_is_db(sqlite3 *db, const char *path, char *err, size_t errlen)
 	return SB_EIO;
 }
 
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_pages = pages;
+	if (pages >= WAL_CHECKPOINT_PAGES && pages < WAL_LOOP_PAGES)
+		wal_checkpointer_kick(st->ckpt);
+	return SQLITE_OK;
+}
+
 static int set_pragmas(struct store *st, enum sb_durability d, char *err, size_t errlen)
 {
 	char v[16];
@@ -310,7 +330,7 @@ static int set_pragmas(struct store *st, enum sb_durability d, char *err, size_t
 		set_err(err, errlen, "cannot enable foreign keys: %s", sqlite3_errmsg(st->db));
 		return SB_EIO;
 	}
-	sqlite3_wal_autocheckpoint(st->db, WAL_CHECKPOINT_PAGES);
+	sqlite3_wal_hook(st->db, on_wal_commit, st); /* replaces autocheckpoint */
 	if (store_set_durability(st, d) != 0) {
 		set_err(err, errlen, "cannot set synchronous: %s", sqlite3_errmsg(st->db));
 		return SB_EIO;
@@ -418,6 +438,10 @@ int store_open(struct store **out, const char *path, enum sb_durability d,
 	    || (rc = migrate(st->db, err, errlen)) != 0
 	    || (rc = prepare_all(st, err, errlen)) != 0)
 		goto bad;
+	if ((rc = wal_checkpointer_start(&st->ckpt, path)) != 0) {
+		set_err(err, errlen, "cannot start the WAL checkpointer: %s", sb_strerror(rc));
+		goto bad;
+	}
 	*out = st;
 	return 0;
 bad:
@@ -429,6 +453,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	wal_checkpointer_stop(st->ckpt); /* closed first: the last close cleans the WAL up */
 	if (st->db && !sqlite3_get_autocommit(st->db))
 		exec(st->db, "ROLLBACK");
 	for (int i = 0; i < S_COUNT; i++)
@@ -518,6 +543,32 @@ void store_rollback(struct store *st)
 bool store_in_txn(const struct store *st)
 {
 	return st->in_txn;
+}
+
+bool store_checkpoint_due(const struct store *st)
+{
+	return !st->in_txn && st->wal_pages >= WAL_LOOP_PAGES;
+}
+
+/* PASSIVE, like SQLite's own automatic checkpoint: it never waits on a lock
+ * (SQLITE_BUSY while the thread finishes one: the next pass tries again). The WAL
+ * restarts from its start at the next commit once all of it is back. */
+int store_checkpoint(struct store *st)
+{
+	int logged = 0, copied = 0;
+	int rc;
+
+	if (st->in_txn)
+		return 0;
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &logged, &copied);
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return 0;
+	if (rc != SQLITE_OK) {
+		snprintf(st->last_err, sizeof st->last_err, "%s", sqlite3_errmsg(st->db));
+		return (rc & 0xff) == SQLITE_FULL ? SB_EFULL : SB_EIO;
+	}
+	st->wal_pages = copied >= logged ? 0 : logged - copied;
+	return 0;
 }
 
 int store_ping(struct store *st)

@@ -57,6 +57,13 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 bool store_in_txn(const struct store *st);
 
+/* WAL checkpoints: the store runs them on a thread of its own (no commit
+ * waits for one) until the WAL outgrows it under sustained load; then
+ * store_checkpoint_due is true and the caller runs store_checkpoint between
+ * batches, as often as it stays due. 0, SB_EFULL or SB_EIO. */
+bool store_checkpoint_due(const struct store *st);
+int store_checkpoint(struct store *st);
+
 /* Health: runs a trivial read. 0 or SB_EIO. */
 int store_ping(struct store *st);
 

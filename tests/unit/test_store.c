@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -772,6 +773,86 @@ static void test_batch_lost(void)
 }
 
 /* The queries the daemon runs often use the indexes meant for them. */
+static long long file_size(const char *suffix)
+{
+	char p[160];
+	struct stat sb;
+
+	snprintf(p, sizeof p, "%s%s", db_path, suffix);
+	return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* One batch per scan, as the relay commits at 1,000 scans/s, with the loop's
+ * share of checkpointing done as session_checkpoint does it. */
+static void commit_scans(struct store *st, int from, int to, bool loop_checkpoints)
+{
+	char id[32], sid[8];
+
+	for (int i = from; i <= to; i++) {
+		snprintf(sid, sizeof sid, "s%d", i % 50);
+		snprintf(id, sizeof id, "c%d", i);
+		struct sb_scan sc = mkscan(i / 50 + 1, id, "4006381333931");
+		CHECK_EQ_INT(store_begin(st), 0);
+		CHECK_EQ_INT(store_scan_insert(st, sid, &sc), 0);
+		CHECK_EQ_INT(store_commit(st), 0);
+		if (loop_checkpoints && store_checkpoint_due(st))
+			CHECK_EQ_INT(store_checkpoint(st), 0);
+	}
+}
+
+/* The commits themselves never copy the WAL back: the checkpoint thread does,
+ * so the database file grows while the loop does nothing but commit, long
+ * before the loop would be asked to checkpoint itself. */
+static void test_checkpoint_thread(void)
+{
+	long long before;
+	struct store *st;
+	char sid[8];
+	int n = 0;
+
+	fresh();
+	st = open_ok();
+	for (int i = 0; i < 50; i++) {
+		snprintf(sid, sizeof sid, "s%d", i);
+		CHECK_EQ_INT(store_session_create(st, sid, 1), 0);
+	}
+	CHECK_EQ_INT(store_checkpoint(st), 0);
+	before = file_size("");
+	while (file_size("") <= before && !store_checkpoint_due(st) && n < 5000) {
+		n++;
+		commit_scans(st, n, n, false);
+		usleep(200);
+	}
+	CHECK(file_size("") > before);
+	CHECK(!store_checkpoint_due(st));
+	store_close(st);
+	CHECK_EQ_INT(file_size("-wal"), -1);   /* the last close removed it */
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), n);
+	cleanup();
+}
+
+/* Commits landing while the thread copies keep the WAL from wrapping to its
+ * start; the loop's own checkpoint past 1,024 pages bounds it (plus the
+ * frames committed while the thread's last one runs: 4 MiB of slack). */
+static void test_wal_bounded_under_sustained_commits(void)
+{
+	struct store *st;
+	char sid[8];
+
+	fresh();
+	st = open_ok();
+	for (int i = 0; i < 50; i++) {
+		snprintf(sid, sizeof sid, "s%d", i);
+		CHECK_EQ_INT(store_session_create(st, sid, 1), 0);
+	}
+	commit_scans(st, 1, 12000, true);  /* ~30,000 WAL pages, ~120 MiB */
+	CHECK(file_size("-wal") > 0);
+	CHECK(file_size("-wal") <= 4200LL * (4096 + 24));
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 12000);
+	store_close(st);
+	cleanup();
+}
+
 static void test_query_plans(void)
 {
 	static const char *const q[][2] = {
@@ -814,4 +895,5 @@ TEST_MAIN(TEST(test_open_migrate_reopen), TEST(test_journal_mode_wal),
 	  TEST(test_session_end), TEST(test_pair_codes), TEST(test_scanners),
 	  TEST(test_group_commit), TEST(test_rollback),
 	  TEST(test_batch_survives_failed_write), TEST(test_commit_failure),
-	  TEST(test_batch_lost), TEST(test_query_plans))
+	  TEST(test_batch_lost), TEST(test_checkpoint_thread),
+	  TEST(test_wal_bounded_under_sustained_commits), TEST(test_query_plans))
