@@ -79,6 +79,8 @@ static const struct metric_def hist_defs[MH_COUNT] = {
 	[MH_COMMIT_TIME] = { "scanbridge_commit_seconds", "Duration of a group commit." },
 	[MH_DECODE_TIME] = { "scanbridge_decode_seconds",
 			     "Time to load and decode one image on a worker thread." },
+	[MH_CHECKPOINT_TIME] = { "scanbridge_wal_checkpoint_seconds",
+				 "Duration of a WAL checkpoint the event loop ran itself (the WAL outgrew the checkpoint thread); the loop waits meanwhile." },
 };
 
 struct histogram {

@@ -14,7 +14,9 @@ enum metric_counter { MC_SCANS_RELAYED, MC_SCANS_DUPLICATE, MC_SESSIONS_CREATED,
 		      MC_WS_MESSAGES_IN, MC_WS_MESSAGES_OUT, MC_SLOW_CONSUMER_CLOSES,
 		      MC_FRAMES_DECODED, MC_FRAMES_FOUND, MC_FRAMES_DROPPED, MC_FRAMES_REFUSED,
 		      MC_COUNT };
-enum metric_hist { MH_RELAY_LATENCY, MH_COMMIT_TIME, MH_DECODE_TIME, MH_COUNT };
+enum metric_hist {
+	MH_RELAY_LATENCY, MH_COMMIT_TIME, MH_DECODE_TIME, MH_CHECKPOINT_TIME, MH_COUNT
+};
 
 void metrics_gauge_add(enum metric_gauge g, int64_t delta);
 void metrics_gauge_set(enum metric_gauge g, int64_t v);

@@ -452,6 +452,27 @@ int session_flush(void)
 	return rc;
 }
 
+/* The loop's share of WAL checkpointing (store.h): it stalls the loop for the
+ * pages that came in while the store's thread copied the rest. */
+void session_checkpoint(void)
+{
+	static bool failing;
+	int64_t t0;
+	int rc;
+
+	if (!store_checkpoint_due(session__s.st))
+		return;
+	t0 = clock_mono_ms();
+	rc = store_checkpoint(session__s.st);
+	metrics_observe(MH_CHECKPOINT_TIME, (double)(clock_mono_ms() - t0) / 1000.0);
+	if (rc && !failing)
+		log_warn("WAL checkpoint failed; retrying after each batch", "err=\"%s\"",
+			 store_last_error(session__s.st));
+	else if (!rc && failing)
+		log_info("WAL checkpoint recovered", NULL);
+	failing = rc != 0;
+}
+
 void session__batch_free(void)
 {
 	run_actions(SB_EIO);

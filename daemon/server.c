@@ -324,6 +324,7 @@ static void run_loop(void)
 			flush_wanted = false;
 			session_flush();
 		}
+		session_checkpoint();
 		if (reload_requested)
 			apply_reload();
 	}

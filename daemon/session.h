@@ -72,6 +72,9 @@ void session_shutdown(void);
 
 /* Commits the open batch and runs its actions. Returns 0 or the commit error. */
 int session_flush(void);
+/* Runs a WAL checkpoint when the store needs the loop to (store.h); the
+ * transport calls it once per event-loop pass, after session_flush. */
+void session_checkpoint(void);
 /* True while a batch holds uncommitted writes: a REST answer must then wait for
  * session_flush() via session_wait_commit(). */
 bool session_batch_open(void);

@@ -72,7 +72,7 @@ static void test_every_name_once(void)
 		"scanbridge_frames_dropped_total", "scanbridge_frames_refused_total",
 		"scanbridge_decode_seconds",
 		"scanbridge_errors_total", "scanbridge_relay_latency_seconds",
-		"scanbridge_commit_seconds",
+		"scanbridge_commit_seconds", "scanbridge_wal_checkpoint_seconds",
 	};
 	char line[160];
 	int types = 0, helps = 0;
