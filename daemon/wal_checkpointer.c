@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A PASSIVE checkpoint never takes the write lock, so the loop's connection can
  * append and commit while this thread copies pages back and syncs: on a 2-core
- * VM the relay's p99 at 1,000 scans/s fell from ~5.7 ms (checkpoint inside the
- * COMMIT) to ~2.3 ms (docs/benchmarks.md). What it cannot do is restart the
+ * VM the relay's p99 at 1,000 scans/s fell from 5-8 ms (checkpoint inside the
+ * COMMIT) to ~2 ms (docs/benchmarks.md). What it cannot do is restart the
  * WAL: a commit that lands while it copies keeps the WAL from wrapping, so under
  * sustained load the store also checkpoints on the loop past a hard limit
  * (store_checkpoint_due). */
