@@ -309,7 +309,8 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)db;
 	(void)name;
 	st->wal_pages = pages;
-	if (pages >= WAL_CHECKPOINT_PAGES && pages < WAL_LOOP_PAGES)
+	/* no thread yet while store_open migrates: the loop's share covers it */
+	if (st->ckpt && pages >= WAL_CHECKPOINT_PAGES && pages < WAL_LOOP_PAGES)
 		wal_checkpointer_kick(st->ckpt);
 	return SQLITE_OK;
 }

@@ -22,7 +22,6 @@ struct wal_checkpointer {
 	pthread_cond_t cv;
 	bool wanted;             /* under mu */
 	bool stopping;           /* under mu */
-	unsigned long runs;      /* under mu */
 };
 
 static void *checkpoint_main(void *arg)
@@ -41,7 +40,6 @@ static void *checkpoint_main(void *arg)
 		 * loop's own checkpoint past the hard limit reports them. */
 		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&c->mu);
-		c->runs++;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -54,10 +52,10 @@ int wal_checkpointer_start(struct wal_checkpointer **out, const char *path)
 	*out = NULL;
 	if (!c)
 		return SB_ENOMEM;
-	/* synchronous stays at SQLite's default (FULL): a checkpoint syncs the
+	/* A connection that has read nothing does not know the database is in
+	 * WAL mode yet, and its checkpoints do nothing: one read opens the WAL.
+	 * synchronous stays at SQLite's default (FULL): a checkpoint syncs the
 	 * WAL before copying and the database after, as under NORMAL. */
-	/* A connection that has read nothing has not seen the database is in WAL
-	 * mode yet, and its checkpoints do nothing: one read opens the WAL. */
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
 	    != SQLITE_OK
 	    || sqlite3_exec(c->db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK) {
@@ -86,16 +84,6 @@ void wal_checkpointer_kick(struct wal_checkpointer *c)
 		pthread_cond_signal(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
-}
-
-unsigned long wal_checkpointer_runs(struct wal_checkpointer *c)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&c->mu);
-	n = c->runs;
-	pthread_mutex_unlock(&c->mu);
-	return n;
 }
 
 void wal_checkpointer_stop(struct wal_checkpointer *c)

@@ -15,9 +15,6 @@ int wal_checkpointer_start(struct wal_checkpointer **out, const char *path);
  * WAL past the threshold: a request while one runs is remembered, not queued. */
 void wal_checkpointer_kick(struct wal_checkpointer *c);
 
-/* Checkpoints run so far (for tests and logs). */
-unsigned long wal_checkpointer_runs(struct wal_checkpointer *c);
-
 /* Waits for a running checkpoint, stops the thread, closes its connection.
  * NULL is fine. */
 void wal_checkpointer_stop(struct wal_checkpointer *c);
