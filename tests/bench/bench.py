@@ -701,6 +701,20 @@ def save():
 DAEMON_SRC = DAEMON
 
 
+def copy_daemon(src, dest):
+    """Copies the daemon to dest/bin with its decoder module in dest/lib/scanbridge,
+    side by side as in the build tree and an install: the daemon looks for the
+    module relative to itself and answers every image `busy` without it.
+    Returns the copy's path."""
+    os.makedirs(os.path.join(dest, "bin"))
+    daemon = os.path.join(dest, "bin", "scanbridged")
+    shutil.copy2(src, daemon)
+    modules = os.path.join(os.path.dirname(src), os.pardir, "lib", "scanbridge")
+    if os.path.isdir(modules):
+        shutil.copytree(modules, os.path.join(dest, "lib", "scanbridge"))
+    return daemon
+
+
 def snapshot_binaries():
     """Runs a private copy of the daemon and the sim: a rebuild of the build
     tree during the run must not mix two binaries into one set of figures."""
@@ -713,14 +727,7 @@ def snapshot_binaries():
         results["machine"]["daemon_sha256"] = hashlib.sha256(f.read()).hexdigest()
     results["machine"]["daemon_mtime"] = time.strftime(
         "%Y-%m-%d %H:%M:%S", time.gmtime(os.path.getmtime(DAEMON_SRC)))
-    # bin/ and lib/scanbridge/ side by side, as in the build tree and an
-    # install: the daemon finds its decoder module relative to itself.
-    os.makedirs(os.path.join(snap, "bin"))
-    DAEMON = os.path.join(snap, "bin", "scanbridged")
-    shutil.copy2(DAEMON_SRC, DAEMON)
-    modules = os.path.join(os.path.dirname(DAEMON_SRC), os.pardir, "lib", "scanbridge")
-    if os.path.isdir(modules):
-        shutil.copytree(modules, os.path.join(snap, "lib", "scanbridge"))
+    DAEMON = copy_daemon(DAEMON_SRC, snap)
     DAEMON_FLAGS.extend(["--web-root", os.path.join(ROOT, "web")])
     sim = sim_argv()
     if sim and not os.environ.get("SIM"):

@@ -366,9 +366,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sb-decode-load-")
     try:
         # Private copies: a rebuild of the build tree during the run must not mix binaries.
-        for b in ("scanbridged", "scanbridge-sim"):
-            shutil.copy2(os.path.join(build, "bin", b), os.path.join(tmp, b))
-        bench.DAEMON = os.path.join(tmp, "scanbridged")
+        bench.DAEMON = bench.copy_daemon(os.path.join(build, "bin", "scanbridged"), tmp)
+        shutil.copy2(os.path.join(build, "bin", "scanbridge-sim"), os.path.join(tmp, "scanbridge-sim"))
         import hashlib
         with open(bench.DAEMON, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
@@ -434,6 +433,12 @@ def main():
     bad = [r for rr in runs.values() for r in rr if r["exit"] != 0 or r["lost"] or r.get("phone_failures")]
     if bad:
         log(f"\n!! {len(bad)} runs lost scans, failed or had phone failures")
+        sys.exit(1)
+    undecoded = [r for w in workers for r in runs[w] if r["frames_sent"] and not r["frames_decoded"]]
+    if undecoded:
+        log(f"\n!! {len(undecoded)} loaded runs decoded no frame at all (every answer busy or an "
+            f"error): the figures above measure no decoding. Is the decoder module "
+            f"(lib/scanbridge/scanbridge-decode.so) beside the daemon?")
         sys.exit(1)
     sys.exit(0 if ok_all else 2)
 
