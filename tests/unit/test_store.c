@@ -772,7 +772,6 @@ static void test_batch_lost(void)
 	cleanup();
 }
 
-/* The queries the daemon runs often use the indexes meant for them. */
 static long long file_size(const char *suffix)
 {
 	char p[160];
@@ -782,6 +781,23 @@ static long long file_size(const char *suffix)
 	return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
+#define LOAD_SESSIONS 50
+
+/* A fresh store with sessions s0..s49 for commit_scans. */
+static struct store *open_with_sessions(void)
+{
+	struct store *st;
+	char sid[8];
+
+	fresh();
+	st = open_ok();
+	for (int i = 0; i < LOAD_SESSIONS; i++) {
+		snprintf(sid, sizeof sid, "s%d", i);
+		CHECK_EQ_INT(store_session_create(st, sid, 1), 0);
+	}
+	return st;
+}
+
 /* One batch per scan, as the relay commits at 1,000 scans/s, with the loop's
  * share of checkpointing done as session_checkpoint does it. */
 static void commit_scans(struct store *st, int from, int to, bool loop_checkpoints)
@@ -789,9 +805,9 @@ static void commit_scans(struct store *st, int from, int to, bool loop_checkpoin
 	char id[32], sid[8];
 
 	for (int i = from; i <= to; i++) {
-		snprintf(sid, sizeof sid, "s%d", i % 50);
+		snprintf(sid, sizeof sid, "s%d", i % LOAD_SESSIONS);
 		snprintf(id, sizeof id, "c%d", i);
-		struct sb_scan sc = mkscan(i / 50 + 1, id, "4006381333931");
+		struct sb_scan sc = mkscan(i / LOAD_SESSIONS + 1, id, "4006381333931");
 		CHECK_EQ_INT(store_begin(st), 0);
 		CHECK_EQ_INT(store_scan_insert(st, sid, &sc), 0);
 		CHECK_EQ_INT(store_commit(st), 0);
@@ -805,17 +821,10 @@ static void commit_scans(struct store *st, int from, int to, bool loop_checkpoin
  * before the loop would be asked to checkpoint itself. */
 static void test_checkpoint_thread(void)
 {
+	struct store *st = open_with_sessions();
 	long long before;
-	struct store *st;
-	char sid[8];
 	int n = 0;
 
-	fresh();
-	st = open_ok();
-	for (int i = 0; i < 50; i++) {
-		snprintf(sid, sizeof sid, "s%d", i);
-		CHECK_EQ_INT(store_session_create(st, sid, 1), 0);
-	}
 	CHECK_EQ_INT(store_checkpoint(st), 0);
 	before = file_size("");
 	while (file_size("") <= before && !store_checkpoint_due(st) && n < 5000) {
@@ -836,15 +845,8 @@ static void test_checkpoint_thread(void)
  * frames committed while the thread's last one runs: 4 MiB of slack). */
 static void test_wal_bounded_under_sustained_commits(void)
 {
-	struct store *st;
-	char sid[8];
+	struct store *st = open_with_sessions();
 
-	fresh();
-	st = open_ok();
-	for (int i = 0; i < 50; i++) {
-		snprintf(sid, sizeof sid, "s%d", i);
-		CHECK_EQ_INT(store_session_create(st, sid, 1), 0);
-	}
 	commit_scans(st, 1, 12000, true);  /* ~30,000 WAL pages, ~120 MiB */
 	CHECK(file_size("-wal") > 0);
 	CHECK(file_size("-wal") <= 4200LL * (4096 + 24));
@@ -853,6 +855,7 @@ static void test_wal_bounded_under_sustained_commits(void)
 	cleanup();
 }
 
+/* The queries the daemon runs often use the indexes meant for them. */
 static void test_query_plans(void)
 {
 	static const char *const q[][2] = {
