@@ -97,7 +97,7 @@ static void bench(const char *name, const unsigned char *jpg, unsigned long len,
 int main(int argc, char **argv)
 {
 	int runs = 100;
-	struct image_limits lim = {8u << 20, 40000000u, 1600};
+	struct image_limits lim = {8u << 20, 40000000u, 1600, 0, 0};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
 			runs = atoi(argv[++i]);

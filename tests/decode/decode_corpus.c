@@ -26,9 +26,10 @@
 #include "sb_err.h"
 
 #define MAX_CLASSES 64
+#define CLASS_NAME_CHARS 63
 
 struct class_stat {
-	char name[64];
+	char name[CLASS_NAME_CHARS + 1];
 	int min_rate; /* percent; 0 = report only */
 	int total, ok, wrong, errors;
 	double ms;
@@ -37,17 +38,20 @@ struct class_stat {
 static struct class_stat classes[MAX_CLASSES];
 static int n_classes;
 static int verbose;
-static struct image_limits limits = {8u << 20, 40000000u, 1600}; /* daemon defaults */
+static struct image_limits limits = {8u << 20, 40000000u, 1600, 0, 0}; /* daemon defaults */
 
 static struct class_stat *class_get(const char *name)
 {
+	/* Names are kept to their first CLASS_NAME_CHARS characters (the precision
+	 * also tells gcc -O3 that the copy cannot be truncated): look them up the
+	 * same way, so a long name stays one class. */
 	for (int i = 0; i < n_classes; i++)
-		if (strcmp(classes[i].name, name) == 0)
+		if (strncmp(classes[i].name, name, CLASS_NAME_CHARS) == 0)
 			return &classes[i];
 	if (n_classes == MAX_CLASSES)
 		return &classes[MAX_CLASSES - 1];
 	struct class_stat *c = &classes[n_classes++];
-	snprintf(c->name, sizeof(c->name), "%s", name);
+	snprintf(c->name, sizeof(c->name), "%.*s", CLASS_NAME_CHARS, name);
 	return c;
 }
 
