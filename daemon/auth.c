@@ -108,7 +108,8 @@ bad:
 	return SB_EIO;
 }
 
-/* Checks an existing secret's type, size and mode before trusting it. */
+/* Checks an existing secret's type, owner, size and mode before trusting it:
+ * a file someone else owns could be read or rewritten by them. */
 static int secret_check(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
@@ -119,6 +120,11 @@ static int secret_check(int fd, const char *path, char *err, size_t errlen)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s is not a regular file", path);
+		return SB_ECONFIG;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s is owned by uid %u, not by the daemon's uid %u; "
+			 "chown it", path, (unsigned)st.st_uid, (unsigned)geteuid());
 		return SB_ECONFIG;
 	}
 	if (st.st_size != AUTH_SECRET_BYTES) {
@@ -139,11 +145,18 @@ static int secret_check(int fd, const char *path, char *err, size_t errlen)
  * SB_ECONFIG. */
 static int secret_load(struct auth *a, const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NOFOLLOW: a link could point the key at any file this user can read;
+	 * O_NONBLOCK: a FIFO put there must not hang the start. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 	int rc;
 
 	if (fd < 0 && errno == ENOENT)
 		return SB_ENOTFOUND;
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "%s is a symbolic link; put the file itself there "
+			 "(mode 0600)", path);
+		return SB_ECONFIG;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return SB_EIO;

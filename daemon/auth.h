@@ -24,7 +24,8 @@ struct auth_claims {
 };
 
 /* Loads <data_dir>/secret, creating it (0600, O_EXCL) when absent. Refuses a
- * secret file of the wrong size or readable by group/others. Returns 0, or
+ * secret that is a symbolic link or not a regular file, not owned by the
+ * daemon's uid, of the wrong size, or readable by group/others. Returns 0, or
  * SB_EIO / SB_ECONFIG (or SB_ENOMEM) with a one-line reason in err. */
 int auth_open(struct auth **out, const char *data_dir, char *err, size_t errlen);
 

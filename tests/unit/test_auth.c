@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for auth.c: the secret file (created 0600 with 32 bytes, reused on
- * re-open, refused when the wrong size, not a file, or readable by others) and
+ * re-open, refused when the wrong size, not a file, a link, someone else's or
+ * readable by others) and
  * token verification against hand-made and re-signed hostile tokens: alg none,
  * other HMAC algorithms with the same key, other keys, tampering, truncation,
  * missing or mistyped claims, expiry, and plain garbage. */
@@ -201,6 +202,35 @@ static void test_secret_odd_places(void)
 	snprintf(path, sizeof path, "%s/missing", tmp_root);
 	CHECK_EQ_INT(auth_open(&a, path, err, sizeof err), SB_EIO);
 	CHECK(strstr(err, "cannot create") != NULL);
+}
+
+/* A link is refused, not followed (even to a good key); a FIFO does not hang
+ * the start; a secret owned by another uid is refused (only root can make
+ * one). */
+static void test_secret_link_fifo_owner(void)
+{
+	char *dir = new_dir(), path[160], real[160], err[256];
+	struct auth *a = NULL;
+	unsigned char key[32] = {2};
+
+	write_file(dir, key, 32, 0600);
+	snprintf(path, sizeof path, "%s/secret", dir);
+	snprintf(real, sizeof real, "%s/real", dir);
+	CHECK_EQ_INT(rename(path, real), 0);
+	CHECK_EQ_INT(symlink(real, path), 0);
+	CHECK_EQ_INT(auth_open(&a, dir, err, sizeof err), SB_ECONFIG);
+	CHECK(strstr(err, "is a symbolic link") != NULL);
+	CHECK_EQ_INT(unlink(path), 0);
+	CHECK_EQ_INT(mkfifo(path, 0600), 0);
+	CHECK_EQ_INT(auth_open(&a, dir, err, sizeof err), SB_ECONFIG);
+	CHECK(strstr(err, "not a regular file") != NULL);
+	CHECK_EQ_INT(unlink(path), 0);
+	if (geteuid() != 0)
+		return;
+	CHECK_EQ_INT(rename(real, path), 0);
+	CHECK_EQ_INT(chown(path, 65534, (gid_t)-1), 0);
+	CHECK_EQ_INT(auth_open(&a, dir, err, sizeof err), SB_ECONFIG);
+	CHECK(strstr(err, "is owned by uid 65534") != NULL);
 }
 
 /* ---- tokens ---- */
@@ -475,7 +505,8 @@ int main(void)
 	static const struct check_case cases[] = {
 		TEST(tokens_setup), TEST(test_secret_created), TEST(test_secret_reopen_same_key),
 		TEST(test_secret_wrong_size), TEST(test_secret_readable_by_others),
-		TEST(test_secret_odd_places), TEST(test_issue_verify_roundtrip),
+		TEST(test_secret_odd_places), TEST(test_secret_link_fifo_owner),
+		TEST(test_issue_verify_roundtrip),
 		TEST(test_issue_refuses_bad_claims), TEST(test_good_payload_signed_here),
 		TEST(test_alg_none), TEST(test_other_algs_same_key), TEST(test_other_key),
 		TEST(test_tampered), TEST(test_truncated), TEST(test_expiry),
