@@ -19,10 +19,19 @@ struct gray_image {
 	int width, height, stride;
 };
 
+/* Defaults for the two limits below when they are 0 (tools and tests that
+ * set only the first three). docs/security.md, "Memory per image", has the
+ * arithmetic behind them. */
+#define IMAGE_SIDE_DEFAULT 10000            /* max_image_side */
+#define IMAGE_WORK_DEFAULT (48u << 20)      /* bytes of decoder buffers per image */
+
 struct image_limits {
 	size_t max_bytes;       /* encoded size (max_image_bytes) */
 	uint64_t max_pixels;    /* width*height from the header (max_image_megapixels) */
 	int max_side;           /* longest side after downscaling for decode (e.g. 1600) */
+	int max_image_side;     /* width and height each, from the header; 0 = default */
+	size_t max_work_bytes;  /* the decoders' and our buffers for one image, computed
+				 * from the header (rows, coefficients, output); 0 = default */
 };
 
 struct decode_result {
@@ -38,9 +47,11 @@ int decode_gray(const uint8_t *px, int width, int height, int stride, unsigned f
 		struct decode_result *out, int max, int *n);
 
 /* Loads a whole JPEG or PNG into gray, refusing what is over the limits by its
- * header (SB_ETOOBIG), not an image of those types (SB_EPROTO: wire
+ * header (SB_ETOOBIG: a side, the area, or the memory its decoding needs; also
+ * a JPEG of over 100 scans), not an image of those types (SB_EPROTO: wire
  * unsupported_media_type), or corrupt/truncated (SB_EINVAL). Large images come
- * back downscaled so their longest side is <= lim->max_side. */
+ * back downscaled so their longest side is <= lim->max_side; rows are
+ * downscaled as they are decoded, so a full-size image is never in memory. */
 int image_load_gray(const uint8_t *buf, size_t len, const struct image_limits *lim,
 		    struct gray_image *out);
 

@@ -3,7 +3,7 @@
  * and image.c (libjpeg-turbo, libspng) are built into scanbridge-decode.so,
  * which the daemon dlopen()s when the first image reaches the decode worker
  * pool: a daemon that never decodes never maps libstdc++, libZXing,
- * libturbojpeg or libspng (about 1.8 MiB of RSS). The module exports one
+ * libjpeg or libspng (about 1.8 MiB of RSS). The module exports one
  * symbol, DECODE_MODULE_SYMBOL, a struct decode_module_api whose abi and
  * version must match this build's, so a stale module is refused.
  *
@@ -22,7 +22,7 @@
 #include "assert_net.h"
 #include "decode.h"
 
-#define DECODE_MODULE_ABI 1
+#define DECODE_MODULE_ABI 2 /* 2: struct image_limits grew */
 #define DECODE_MODULE_SYMBOL "sb_decode_module"
 #define DECODE_MODULE_ENV "SB_DECODE_MODULE"
 

@@ -12,7 +12,7 @@ from sbtest import EAN13, SANITIZE, V1, assert_error, open_desktop, open_scanner
 from test_decode import assert_decoded, decode, ean13_png, healthy
 
 MISSING = "/nonexistent/scanbridge-decode.so"
-DECODER_LIBS = ("libZXing", "libturbojpeg", "libspng", "libstdc++", "scanbridge-decode")
+DECODER_LIBS = ("libZXing", "libjpeg", "libspng", "libstdc++", "scanbridge-decode")
 
 
 def mapped_decoder_libs(d, before_use=False):

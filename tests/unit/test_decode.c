@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h> /* jpeglib.h needs FILE */
+#include <jpeglib.h>
 #include <spng.h>
 #include <turbojpeg.h>
 
@@ -23,7 +25,7 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct image_limits lim_default = {8u << 20, 40000000u, 1600};
+static const struct image_limits lim_default = {8u << 20, 40000000u, 1600, 0, 0};
 
 struct sample {
 	enum sb_format f;
@@ -560,6 +562,216 @@ static void test_bit_flips(void)
 	gray_image_free(&src);
 }
 
+/* --- image bombs: limits per side, memory budget, scans ------------------ */
+
+/* A gray PNG of w x h, every pixel v, as a libspng-encoded file (interlaced
+ * when asked). */
+static uint8_t *flat_png(int w, int h, uint8_t v, int interlace, size_t *len)
+{
+	struct gray_image img = {malloc((size_t)w * h), w, h, w};
+	memset(img.px, v, (size_t)w * h);
+	uint8_t *out = NULL;
+	int err = 0;
+	spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+	struct spng_ihdr ihdr = {(uint32_t)w, (uint32_t)h, 8, SPNG_COLOR_TYPE_GRAYSCALE, 0, 0,
+				 (uint8_t)interlace};
+	spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+	spng_set_ihdr(ctx, &ihdr);
+	err = spng_encode_image(ctx, img.px, (size_t)w * h, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+	if (!err)
+		out = spng_get_png_buffer(ctx, len, &err);
+	spng_ctx_free(ctx);
+	gray_image_free(&img);
+	return err ? NULL : out;
+}
+
+/* A progressive gray JPEG of img through libjpeg, with its default
+ * progression (nscans 0) or one of 1 + 63 x 4 scans (every AC coefficient
+ * alone, in four successive-approximation steps). */
+static uint8_t *progressive_jpeg(const struct gray_image *img, int many_scans, size_t *len)
+{
+	static jpeg_scan_info script[1 + 63 * 4];
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr jerr;
+	unsigned char *buf = NULL;
+	unsigned long blen = 0;
+	int n = 0;
+	script[n++] = (jpeg_scan_info){1, {0}, 0, 0, 0, 0};
+	for (int k = 1; k < 64; k++)
+		for (int a = 3; a >= 0; a--)
+			script[n++] = (jpeg_scan_info){1, {0}, k, k, a == 3 ? 0 : a + 1, a};
+	c.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&c);
+	jpeg_mem_dest(&c, &buf, &blen);
+	c.image_width = (JDIMENSION)img->width;
+	c.image_height = (JDIMENSION)img->height;
+	c.input_components = 1;
+	c.in_color_space = JCS_GRAYSCALE;
+	jpeg_set_defaults(&c);
+	jpeg_simple_progression(&c);
+	if (many_scans) {
+		c.scan_info = script;
+		c.num_scans = n;
+	}
+	jpeg_start_compress(&c, TRUE);
+	while (c.next_scanline < c.image_height) {
+		JSAMPROW row = img->px + (size_t)c.next_scanline * img->stride;
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	uint8_t *out = malloc(blen);
+	memcpy(out, buf, blen);
+	free(buf);
+	*len = blen;
+	return out;
+}
+
+/* Width and height are capped each (max_image_side), not only their product:
+ * 40,000,000 x 1 is 40 MP but would need 40 MB rows. */
+static void test_side_limits(void)
+{
+	struct gray_image out = {0};
+	size_t len = 0;
+	uint8_t *png = flat_png(16, 16, 200, 0, &len);
+	static const uint32_t dims[][2] = {{40000000, 1}, {1, 40000000}, {10001, 1}, {1, 10001}};
+	for (size_t i = 0; i < N(dims); i++) {
+		put32(png + 16, dims[i][0]);
+		put32(png + 20, dims[i][1]);
+		put32(png + 29, crc32_png(png + 12, 17));
+		CHECK_EQ_INT(image_load_gray(png, len, &lim_default, &out), SB_ETOOBIG);
+		CHECK(out.px == NULL);
+	}
+	free(png);
+	/* The cap itself is allowed; a lower configured cap refuses. */
+	png = flat_png(10000, 3, 90, 0, &len);
+	CHECK_EQ_INT(image_load_gray(png, len, &lim_default, &out), 0);
+	CHECK_EQ_INT(out.width, 1600);
+	CHECK_EQ_INT(out.height, 1); /* 3 * 1600 / 10000 rounded down, at least 1 */
+	CHECK_EQ_INT(out.px[0], 90);
+	gray_image_free(&out);
+	struct image_limits narrow = lim_default;
+	narrow.max_image_side = 9999;
+	CHECK_EQ_INT(image_load_gray(png, len, &narrow, &out), SB_ETOOBIG);
+	free(png);
+	/* JPEG: the same caps from the SOF. */
+	struct gray_image src = {malloc(10001 * 8), 10001, 8, 10001};
+	memset(src.px, 128, 10001 * 8);
+	uint8_t *jpg = to_jpeg(&src, 75, &len);
+	CHECK_EQ_INT(image_load_gray(jpg, len, &lim_default, &out), SB_ETOOBIG);
+	narrow.max_image_side = 10001;
+	CHECK_EQ_INT(image_load_gray(jpg, len, &narrow, &out), 0);
+	gray_image_free(&out);
+	free(jpg);
+	gray_image_free(&src);
+}
+
+/* Rows are downscaled as they are decoded: the result must be the very
+ * pixels gray_image_downscale gives from the full image, for plain and
+ * Adam7-interlaced PNGs and for JPEGs. */
+static void test_streamed_downscale_matches(void)
+{
+	struct gray_image src = {0}, ref = {0}, out = {0};
+	CHECK_EQ_INT(barcode_encode("stream", SB_FMT_QR_CODE, 3001, 1999, &src), 0);
+	/* some texture, so a wrong box shows */
+	for (int y = 0; y < src.height; y++)
+		for (int x = 0; x < src.width; x++)
+			src.px[(size_t)y * src.stride + x] ^= (uint8_t)((x * 7 + y * 13) & 31);
+	ref = (struct gray_image){malloc((size_t)src.width * src.height), src.width, src.height,
+				  src.width};
+	for (int y = 0; y < src.height; y++)
+		memcpy(ref.px + (size_t)y * ref.width, src.px + (size_t)y * src.stride,
+		       (size_t)src.width);
+	CHECK_EQ_INT(gray_image_downscale(&ref, 1600), 0);
+	for (int interlace = 0; interlace < 2; interlace++) {
+		struct spng_ihdr ihdr = {(uint32_t)src.width, (uint32_t)src.height, 8,
+					 SPNG_COLOR_TYPE_GRAYSCALE, 0, 0, (uint8_t)interlace};
+		size_t len = 0;
+		int err = 0;
+		spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+		spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+		spng_set_ihdr(ctx, &ihdr);
+		CHECK_EQ_INT(spng_encode_image(ctx, src.px, (size_t)src.stride * src.height,
+					       SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE), 0);
+		uint8_t *png = spng_get_png_buffer(ctx, &len, &err);
+		spng_ctx_free(ctx);
+		CHECK_EQ_INT(image_load_gray(png, len, &lim_default, &out), 0);
+		CHECK_EQ_INT(out.width, ref.width);
+		CHECK_EQ_INT(out.height, ref.height);
+		CHECK(out.px && memcmp(out.px, ref.px, (size_t)ref.width * ref.height) == 0);
+		gray_image_free(&out);
+		free(png);
+	}
+	gray_image_free(&ref);
+	gray_image_free(&src);
+}
+
+/* A progressive JPEG keeps every coefficient (2 bytes per pixel for gray):
+ * refused when that is over max_work_bytes, decoded when under; and one of
+ * over 100 scans is refused, however small. */
+static void test_jpeg_budget_and_scans(void)
+{
+	struct gray_image src = {0}, out = {0}, base = {0};
+	size_t plen = 0, blen = 0, mlen = 0;
+	CHECK_EQ_INT(barcode_encode("4006381333931", SB_FMT_EAN_13, 1200, 900, &src), 0);
+	uint8_t *prog = progressive_jpeg(&src, 0, &plen);
+	uint8_t *baseline = to_jpeg(&src, 75, &blen);
+	struct image_limits tight = lim_default;
+	tight.max_work_bytes = (size_t)src.width * src.height * 2; /* < coefficients + rows */
+	CHECK_EQ_INT(image_load_gray(prog, plen, &tight, &out), SB_ETOOBIG);
+	CHECK(out.px == NULL);
+	/* a baseline JPEG needs rows only: fine under the same budget */
+	CHECK_EQ_INT(image_load_gray(baseline, blen, &tight, &base), 0);
+	gray_image_free(&base);
+	CHECK_EQ_INT(image_load_gray(prog, plen, &lim_default, &out), 0);
+	CHECK_EQ_INT(out.width, src.width);
+	struct decode_result r[DECODE_MAX_RESULTS];
+	int n = 0;
+	CHECK_EQ_INT(decode_gray(out.px, out.width, out.height, out.stride, 0, r, DECODE_MAX_RESULTS,
+				 &n), 0);
+	CHECK(has_code(r, n, SB_FMT_EAN_13, "4006381333931"));
+	gray_image_free(&out);
+	uint8_t *many = progressive_jpeg(&src, 1, &mlen);
+	CHECK_EQ_INT(image_load_gray(many, mlen, &lim_default, &out), SB_ETOOBIG);
+	CHECK(out.px == NULL);
+	free(many);
+	free(prog);
+	free(baseline);
+	gray_image_free(&src);
+}
+
+/* A 16-bit RGBA PNG as wide as allowed (10000 px): decoded within the default
+ * budget; a budget under its header estimate refuses it. */
+static void test_png_budget(void)
+{
+	const int w = 10000, h = 400;
+	struct spng_ihdr ihdr = {(uint32_t)w, (uint32_t)h, 16, SPNG_COLOR_TYPE_TRUECOLOR_ALPHA, 0,
+				 0, 0};
+	size_t rawlen = (size_t)w * h * 8, len = 0;
+	uint8_t *raw = calloc(1, rawlen);
+	int err = 0;
+	for (size_t i = 0; i < rawlen; i += 8)
+		raw[i + 6] = raw[i + 7] = 0xff; /* opaque black */
+	spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+	spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+	spng_set_ihdr(ctx, &ihdr);
+	CHECK_EQ_INT(spng_encode_image(ctx, raw, rawlen, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE), 0);
+	uint8_t *png = spng_get_png_buffer(ctx, &len, &err);
+	spng_ctx_free(ctx);
+	free(raw);
+	struct gray_image out = {0};
+	CHECK_EQ_INT(image_load_gray(png, len, &lim_default, &out), 0);
+	CHECK_EQ_INT(out.width, 1600);
+	CHECK_EQ_INT(out.height, 64);
+	CHECK(out.px && out.px[0] == 0 && out.px[1600 * 64 - 1] == 0);
+	gray_image_free(&out);
+	struct image_limits tight = lim_default;
+	/* rows 2 x 80 kB + 90 kB, zlib 64 KiB, chunk cache 1 MiB, output 100 kB */
+	tight.max_work_bytes = 5u << 18;
+	CHECK_EQ_INT(image_load_gray(png, len, &tight, &out), SB_ETOOBIG);
+	free(png);
+}
+
 /* glibc's assert() failure entry (declared by <assert.h> only without NDEBUG). */
 extern void __assert_fail(const char *expr, const char *file, unsigned int line, const char *func)
 	__attribute__((__noreturn__));
@@ -587,4 +799,6 @@ TEST_MAIN(TEST(test_assert_net), TEST(test_roundtrip_gray), TEST(test_roundtrip_
 	  TEST(test_low_contrast), TEST(test_format_filter_and_stride), TEST(test_decode_bad_geometry),
 	  TEST(test_encode_errors), TEST(test_load_and_downscale), TEST(test_png_variants),
 	  TEST(test_truncated), TEST(test_huge_dimensions), TEST(test_not_images),
-	  TEST(test_garbage_20mb), TEST(test_bit_flips))
+	  TEST(test_garbage_20mb), TEST(test_bit_flips), TEST(test_side_limits),
+	  TEST(test_streamed_downscale_matches), TEST(test_jpeg_budget_and_scans),
+	  TEST(test_png_budget))
