@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Rate limits for the event loop: a token bucket per connection, and a per-IP
- * table (fixed hash of 1024 chained buckets, FNV-1a) holding each address's
- * open connection count and its fixed one-minute windows for sessions created
- * and pair attempts. The caller passes monotonic ms, so nothing here reads a
- * clock. Not thread-safe: only the event loop calls it. */
+/* Rate limits for the event loop: a token bucket per connection, a one-minute
+ * window the caller holds (window_hit), and a per-IP table (fixed hash of 1024
+ * chained buckets, FNV-1a) holding each address's open connection count and
+ * its fixed one-minute windows for sessions created and pair attempts. The
+ * caller passes monotonic ms, so nothing here reads a clock. Not thread-safe:
+ * only the event loop calls it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,24 @@ bool bucket_take(struct token_bucket *b, int burst, int per_sec, int64_t now_ms)
 		return false;
 	b->tokens -= 1.0;
 	return true;
+}
+
+int window_hit(struct rate_window *w, int limit_per_min, int64_t now_ms, int *retry_after_s)
+{
+	int64_t left_ms;
+
+	if (w->count <= 0 || now_ms - w->start_ms >= IPL_WINDOW_MS) {
+		w->start_ms = now_ms;
+		w->count = 0;
+	}
+	if (w->count < limit_per_min) {
+		w->count++;
+		return 0;
+	}
+	left_ms = w->start_ms + IPL_WINDOW_MS - now_ms;
+	if (retry_after_s)
+		*retry_after_s = left_ms > 0 ? (int)((left_ms + 999) / 1000) : 1;
+	return SB_ELIMIT;
 }
 
 /* Copies ip into key, truncated to IPL_IP_MAX - 1 chars; NULL reads as "". */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Rate limits: a token bucket per connection (messages) and per-IP counters
+/* Rate limits: a token bucket per connection (messages), per-IP counters
  * (open connections, and one-minute windows for sessions created and pair
- * attempts). Times are monotonic ms passed in by the caller, so tests need no
+ * attempts) and a one-minute window a caller keeps per holder (a session's
+ * pair codes issued). Times are monotonic ms passed in by the caller, so tests need no
  * clock. Single-threaded (the event loop). */
 #ifndef SB_RATELIMIT_H
 #define SB_RATELIMIT_H
@@ -16,6 +17,18 @@ struct token_bucket {
 
 /* Takes one token; refills at per_sec up to burst. Returns true if allowed. */
 bool bucket_take(struct token_bucket *b, int burst, int per_sec, int64_t now_ms);
+
+/* A fixed one-minute window counting one holder's events (a session's pair
+ * codes issued). All zero is an empty window. */
+struct rate_window {
+	int64_t start_ms;
+	int count;
+};
+
+/* Counts one event in w's current window. Returns 0 if within limit_per_min,
+ * else SB_ELIMIT (not counted) and *retry_after_s = seconds until the window
+ * ends (>= 1). */
+int window_hit(struct rate_window *w, int limit_per_min, int64_t now_ms, int *retry_after_s);
 
 enum ip_window { IPW_SESSIONS = 0, IPW_PAIR = 1, IPW_COUNT };
 

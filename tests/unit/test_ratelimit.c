@@ -168,7 +168,26 @@ static void test_many_ips_reset(void)
 	iplimit_reset();                                  /* twice: fine */
 }
 
+/* One holder's window (a session's pair codes): zeroed is empty, a refused
+ * event is not counted, and the window restarts a minute after it opened. */
+static void test_holder_window(void)
+{
+	struct rate_window w = { 0 };
+	int retry = 0;
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(window_hit(&w, 3, 5000 + i, &retry), 0);
+	CHECK_EQ_INT(window_hit(&w, 3, 5000, &retry), SB_ELIMIT);
+	CHECK_EQ_INT(retry, 60);
+	CHECK_EQ_INT(window_hit(&w, 3, 64001, &retry), SB_ELIMIT);
+	CHECK_EQ_INT(retry, 1);
+	CHECK_EQ_INT(window_hit(&w, 3, 64999, NULL), SB_ELIMIT);
+	CHECK_EQ_INT(window_hit(&w, 3, 65000, &retry), 0);       /* a new window */
+	CHECK_EQ_INT(w.count, 1);
+}
+
 TEST_MAIN(TEST(test_bucket_burst_then_refill), TEST(test_bucket_capped_at_burst),
 	  TEST(test_bucket_fractional_and_backwards), TEST(test_window_limit_and_retry_after),
 	  TEST(test_window_per_ip_and_kind), TEST(test_long_ip_truncated),
-	  TEST(test_conn_add_del_max), TEST(test_prune), TEST(test_many_ips_reset))
+	  TEST(test_conn_add_del_max), TEST(test_prune), TEST(test_many_ips_reset),
+	  TEST(test_holder_window))
