@@ -4,6 +4,7 @@
  * acks turned into `delivered` receipts — plus desktop replay from the store and
  * long-poll waiters. Nothing a client sees depends on data that is not yet
  * committed: effects are queued as actions and run after COMMIT. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +27,13 @@ static unsigned refill_chunk(void)
 	return half < 1 ? 1 : half < REPLAY_CHUNK ? half : REPLAY_CHUNK;
 }
 
-enum act_kind { ACT_REPLY, ACT_FORWARD, ACT_DELIVERED, ACT_NOTIFY };
+enum act_kind { ACT_REPLY, ACT_FORWARD, ACT_DELIVERED, ACT_NOTIFY, ACT_END };
 
 struct action {
 	enum act_kind kind;
 	struct action *next;
-	struct peer *peer;          /* REPLY; NULL once the peer went away */
-	struct sess *sess;          /* FORWARD, DELIVERED, NOTIFY */
+	struct peer *peer;          /* REPLY, DELIVERED (the desktop, WS); NULL once gone */
+	struct sess *sess;          /* FORWARD, DELIVERED, NOTIFY, END (NULL: cancelled) */
 	char *msg;                  /* REPLY: ack; FORWARD: scan; NOTIFY: message */
 	char id[SB_SCAN_ID_MAX + 1];/* REPLY: the scan id, for `unavailable` */
 	int64_t to;                 /* FORWARD: the scan's seq */
@@ -84,12 +85,174 @@ static struct action *action_add(enum act_kind kind, struct sess *s)
 	return a;
 }
 
+/* ---- waiting for the write lock (session.h) ---- */
+
+/* Requests queued for the lock are bounded like every other input: past this
+ * many, a write that meets the lock is answered `unavailable` at once. */
+#define LOCK_WAITERS_MAX 1024
+/* After a wait timed out, how often an idle daemon tries the lock so that
+ * /healthz stops saying degraded once writes work (each try may cost the
+ * loop the store's 2 ms busy timeout). */
+#define LOCK_PROBE_MS 250
+
+static struct {
+	session_timer_fn arm;
+	struct waiter *head, *tail;  /* requests to run again, in arrival order */
+	unsigned n;
+	int64_t since;               /* mono ms the wait began; 0: not waiting */
+	bool commit;                 /* it is the open batch's COMMIT that waits */
+	bool hit;                    /* see session_lock_hit */
+	bool probe;                  /* a wait timed out: try until writes work */
+} L;
+
+static bool store_failing;
+
+void session_set_timer(session_timer_fn arm)
+{
+	L.arm = arm;
+}
+
+static void lock_arm(void)
+{
+	if (L.arm)
+		L.arm(L.since ? SESSION_LOCK_RETRY_MS : LOCK_PROBE_MS);
+}
+
+static void lock_wait_start(void)
+{
+	if (L.since)
+		return;
+	L.since = clock_mono_ms();
+	if (!L.since)
+		L.since = 1;
+	log_warn("database write lock held by another connection; writes wait", NULL);
+	lock_arm();
+}
+
+static bool lock_past_deadline(void)
+{
+	return clock_mono_ms() - L.since >= SESSION_LOCK_DEADLINE_MS;
+}
+
+void session_wait_lock(struct waiter *w)
+{
+	w->prev = L.tail;
+	w->next = NULL;
+	if (L.tail)
+		L.tail->next = w;
+	else
+		L.head = w;
+	L.tail = w;
+	w->queued = w->for_lock = true;
+	L.n++;
+}
+
+static void lock_unlink(struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		L.head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		L.tail = w->prev;
+	w->prev = w->next = NULL;
+	w->queued = w->for_lock = false;
+	L.n--;
+}
+
+/* Runs (rc 0: the lock is ours, the batch open) or fails every queued request.
+ * Requests queued meanwhile wait for the next round. */
+static void lock_run_waiters(int rc)
+{
+	struct waiter *w = L.head;
+
+	L.head = L.tail = NULL;
+	L.n = 0;
+	while (w) {
+		struct waiter *next = w->next;
+
+		w->prev = w->next = NULL;
+		w->queued = w->for_lock = false;
+		w->done(w, rc);
+		w = next;
+	}
+}
+
+bool session_lock_hit(void)
+{
+	bool hit = L.hit;
+
+	L.hit = false;
+	return hit;
+}
+
+static void schedule_flush(void)
+{
+	if (!session__s.flush_scheduled) {
+		session__s.flush_scheduled = true;
+		session__s.schedule();
+	}
+}
+
+/* The deadline passed: nothing of the waiting requests is stored. */
+static void lock_give_up(void)
+{
+	if (L.head) {
+		log_error("database write lock still held elsewhere; waiting writes answered"
+			  " unavailable", "waited_ms=%lld",
+			  (long long)(clock_mono_ms() - L.since));
+		metrics_inc(MC_COMMIT_FAILURES);
+		store_failing = true;
+		L.probe = true;
+	}
+	L.since = 0;
+	lock_run_waiters(SB_EIO);
+	if (L.probe)
+		lock_arm();
+}
+
+void session_lock_retry(void)
+{
+	int rc;
+
+	if (L.commit) {
+		schedule_flush();    /* session_flush retries the COMMIT */
+		return;
+	}
+	if (!L.since && !L.probe)
+		return;
+	rc = store_begin(session__s.st);
+	if (rc == STORE_EBUSY) {
+		if (L.since && lock_past_deadline())
+			lock_give_up();
+		else
+			lock_arm();
+		return;
+	}
+	if (L.since)
+		log_info("database write lock is ours again", "waited_ms=%lld",
+			 (long long)(clock_mono_ms() - L.since));
+	L.since = 0;
+	L.probe = false;
+	if (!rc)
+		schedule_flush();    /* even empty, its commit clears store_failing */
+	lock_run_waiters(rc);
+}
+
 /* ---- the batch ---- */
 
-int session__batch_begin(struct sess *s)
+int session__batch_try(struct sess *s)
 {
-	int rc = store_begin(session__s.st);
+	int rc;
 
+	/* waiting requests go first: nothing overtakes them */
+	if (L.since && !store_in_txn(session__s.st))
+		return STORE_EBUSY;
+	rc = store_begin(session__s.st);
+	if (rc == STORE_EBUSY)
+		lock_wait_start();
 	if (rc)
 		return rc;
 	if (s && !s->touched) {
@@ -97,11 +260,17 @@ int session__batch_begin(struct sess *s)
 		s->touched_next = session__s.touched;
 		session__s.touched = s;
 	}
-	if (!session__s.flush_scheduled) {
-		session__s.flush_scheduled = true;
-		session__s.schedule();
-	}
+	schedule_flush();
 	return 0;
+}
+
+int session__batch_begin(struct sess *s)
+{
+	int rc = session__batch_try(s);
+
+	if (rc == STORE_EBUSY)
+		L.hit = true;
+	return rc;
 }
 
 bool session_batch_open(void)
@@ -122,7 +291,9 @@ void session_waiter_cancel(struct waiter *w)
 {
 	if (!w->queued)
 		return;
-	if (w->sess && !w->sess->dead) {
+	if (w->for_lock)
+		lock_unlink(w);
+	else if (w->sess && !w->sess->dead) {
 		waiter_unlink(&w->sess->waiters, w);
 		metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
 	} else {
@@ -354,6 +525,13 @@ static void run_action(struct action *a, int rc)
 	case ACT_DELIVERED:
 		if (!rc)
 			send_receipts(a);
+		else if (a->peer) /* else the desktop takes the ack as done */
+			session_peer_error(a->peer, "unavailable",
+					   "the acknowledgement could not be stored; send it again", NULL);
+		break;
+	case ACT_END:
+		if (!rc && a->sess && !a->sess->dead)
+			session__ended(a->sess);
 		break;
 	case ACT_NOTIFY:
 		if (!rc && !a->sess->dead)
@@ -419,13 +597,43 @@ static void free_graveyard(void)
 	}
 }
 
-/* The last group commit failed (disk full, I/O error) and none has succeeded
- * since: /healthz reports degraded until writes work again. */
-static bool store_failing;
-
+/* The last group commit failed (disk full, I/O error, a write lock that did
+ * not come back in time) and none has succeeded since: /healthz reports
+ * degraded until writes work again. */
 bool session_store_failing(void)
 {
 	return store_failing;
+}
+
+/* A COMMIT that met a lock keeps the batch open, its answers held, and is
+ * tried again from the timer until the deadline; then it is rolled back. */
+static int commit_busy(void)
+{
+	if (!L.commit) {
+		L.commit = true;
+		L.since = 0;
+		lock_wait_start();
+		return STORE_EBUSY;
+	}
+	if (!lock_past_deadline()) {
+		lock_arm();
+		return STORE_EBUSY;
+	}
+	store_rollback(session__s.st);
+	return SB_EIO;
+}
+
+static int commit(void)
+{
+	int rc = store_commit(session__s.st);
+
+	if (rc == STORE_EBUSY && (rc = commit_busy()) == STORE_EBUSY)
+		return rc;
+	if (L.commit) {
+		L.commit = false;
+		L.since = 0;
+	}
+	return rc;
 }
 
 int session_flush(void)
@@ -435,7 +643,8 @@ int session_flush(void)
 
 	session__s.flush_scheduled = false;
 	if (store_in_txn(session__s.st)) {
-		rc = store_commit(session__s.st);
+		if ((rc = commit()) == STORE_EBUSY)
+			return 0;        /* answers wait for the retried COMMIT */
 		metrics_inc(rc ? MC_COMMIT_FAILURES : MC_COMMITS);
 		metrics_observe(MH_COMMIT_TIME, (double)(clock_mono_ms() - t0) / 1000.0);
 		if (rc)
@@ -473,8 +682,21 @@ void session_checkpoint(void)
 	failing = rc != 0;
 }
 
+struct action *session__end_after_commit(struct sess *s)
+{
+	return action_add(ACT_END, s);
+}
+
+void session__action_cancel(struct action *a)
+{
+	a->sess = NULL;
+}
+
 void session__batch_free(void)
 {
+	lock_run_waiters(SB_EIO);
+	L.since = 0;
+	L.commit = L.probe = L.hit = false;
 	run_actions(SB_EIO);
 	run_commit_waiters(SB_EIO);
 	free_graveyard();
@@ -525,6 +747,76 @@ int session_scan_put(struct sess *s, const char *scanner, struct sb_scan *scan,
 	return 0;
 }
 
+/* ---- WS messages waiting for the write lock ---- */
+
+/* A scan, ack or kick that met the lock, copied (the decoded message is the
+ * transport's) and run again in arrival order once the lock is ours. */
+struct parked {
+	struct waiter w;
+	struct peer *peer;          /* NULL once the socket went away */
+	enum sb_msg_type type;
+	int64_t seq;                /* ack */
+	char scanner[SB_ID_MAX];    /* kick */
+	struct sb_scan scan;        /* scan */
+};
+
+static void peer_scan(struct peer *p, struct sb_scan *scan);
+static void peer_ack(struct peer *p, int64_t seq);
+static void peer_kick(struct peer *p, const char *scanner_id);
+
+static void parked_done(struct waiter *w, int rc)
+{
+	struct parked *k = (struct parked *)((char *)w - offsetof(struct parked, w));
+	struct peer *p = k->peer;
+
+	if (p && p->sess && !p->closing && rc)
+		session_peer_error(p, "unavailable", "the database is busy; send it again",
+				   k->type == SB_MSG_SCAN ? k->scan.id : NULL);
+	else if (p && p->sess && !p->closing && k->type == SB_MSG_SCAN)
+		peer_scan(p, &k->scan);
+	else if (p && p->sess && !p->closing && k->type == SB_MSG_ACK)
+		peer_ack(p, k->seq);
+	else if (p && p->sess && !p->closing && k->type == SB_MSG_KICK)
+		peer_kick(p, k->scanner);
+	free(k);
+}
+
+/* Queues p's message for the lock; false (answer `unavailable` now) when too
+ * many already wait or memory is short. */
+static bool park(struct peer *p, enum sb_msg_type type, const struct sb_scan *scan,
+		 int64_t seq, const char *scanner)
+{
+	struct parked *k;
+
+	if (L.n >= LOCK_WAITERS_MAX || !(k = calloc(1, sizeof(*k))))
+		return false;
+	k->w.done = parked_done;
+	k->peer = p;
+	k->type = type;
+	k->seq = seq;
+	if (scan)
+		k->scan = *scan;
+	if (scanner)
+		snprintf(k->scanner, sizeof(k->scanner), "%s", scanner);
+	session_wait_lock(&k->w);
+	return true;
+}
+
+/* The socket is gone: its waiting messages go with it (never acknowledged). */
+static void unpark(struct peer *p)
+{
+	struct waiter *w = L.head, *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		if (w->done == parked_done &&
+		    ((struct parked *)((char *)w - offsetof(struct parked, w)))->peer == p) {
+			lock_unlink(w);
+			free((char *)w - offsetof(struct parked, w));
+		}
+	}
+}
+
 static void peer_scan(struct peer *p, struct sb_scan *scan)
 {
 	int64_t seq = 0;
@@ -537,6 +829,8 @@ static void peer_scan(struct peer *p, struct sb_scan *scan)
 		return;
 	}
 	rc = session_scan_put(p->sess, p->scanner, scan, &seq, &dup);
+	if (rc == STORE_EBUSY && park(p, SB_MSG_SCAN, scan, 0, NULL))
+		return;
 	if (rc) {
 		session_peer_error(p, "unavailable", "the scan could not be stored; resend it",
 				   scan->id);
@@ -557,7 +851,9 @@ static void peer_scan(struct peer *p, struct sb_scan *scan)
 
 /* ---- desktop acks ---- */
 
-int session_ack(struct sess *s, int64_t seq)
+/* p: the desktop that sent it over WS, told if the commit fails (NULL: REST,
+ * whose answer waits for the commit). */
+static int ack_store(struct sess *s, int64_t seq, struct peer *p)
 {
 	struct action *a;
 	int rc;
@@ -571,9 +867,15 @@ int session_ack(struct sess *s, int64_t seq)
 		return rc;
 	if (!(a = action_add(ACT_DELIVERED, s)))
 		return SB_ENOMEM;
+	a->peer = p;
 	metrics_add(MC_DELIVERED, seq - s->delivered_seq);
 	s->delivered_seq = seq;
 	return 0;
+}
+
+int session_ack(struct sess *s, int64_t seq)
+{
+	return ack_store(s, seq, NULL);
 }
 
 static void peer_ack(struct peer *p, int64_t seq)
@@ -584,7 +886,9 @@ static void peer_ack(struct peer *p, int64_t seq)
 		session_peer_error(p, "invalid_request", "only a desktop acknowledges scans", NULL);
 		return;
 	}
-	rc = session_ack(p->sess, seq);
+	rc = ack_store(p->sess, seq, p);
+	if (rc == STORE_EBUSY && park(p, SB_MSG_ACK, NULL, seq, NULL))
+		return;
 	if (rc == SB_EINVAL)
 		session_peer_error(p, "invalid_request", "seq: above the session's last scan", NULL);
 	else if (rc)
@@ -618,6 +922,7 @@ static void peer_kick(struct peer *p, const char *scanner_id)
 {
 	struct store_scanner sc;
 	struct sess *s = p->sess;
+	int rc;
 
 	if (p->role != SB_ROLE_DESKTOP) {
 		session_peer_error(p, "invalid_request", "only a desktop removes scanners", NULL);
@@ -627,7 +932,10 @@ static void peer_kick(struct peer *p, const char *scanner_id)
 		session_peer_error(p, "invalid_request", "scanner: no such scanner in this session", NULL);
 		return;
 	}
-	if (session__batch_begin(s) || store_scanner_kick(session__s.st, s->id, scanner_id)) {
+	rc = session__batch_begin(s);
+	if (rc == STORE_EBUSY && park(p, SB_MSG_KICK, NULL, 0, scanner_id))
+		return;
+	if (rc || store_scanner_kick(session__s.st, s->id, scanner_id)) {
 		session_peer_error(p, "unavailable", "the scanner could not be removed", NULL);
 		return;
 	}
@@ -855,6 +1163,7 @@ void session_peer_detach(struct peer *p)
 	struct sess *s = p->sess;
 
 	cancel_replies(p);
+	unpark(p);
 	peer_set_gauge(p, -1);
 	if (!s)
 		return;

@@ -158,6 +158,7 @@ int session__reload(struct sess *s)
 	}
 	s->last_seq = s->committed_seq = row.last_seq;
 	s->delivered_seq = row.delivered_seq;
+	s->ending = false;       /* its DELETE, if any, was rolled back */
 	return 0;
 }
 
@@ -207,19 +208,18 @@ void session_touch(struct sess *s)
 	s->last_activity = clock_wall_ms();
 	if (mono - s->persisted_mono < every)
 		return;
-	if (!session__batch_begin(s) && !store_session_touch(session__s.st, s->id, s->last_activity))
+	if (!session__batch_try(s) && !store_session_touch(session__s.st, s->id, s->last_activity))
 		s->persisted_mono = mono;
 }
 
-static void sess_kill(struct sess *s, enum store_end_reason why)
+/* Tells the session's clients it is over and forgets it. */
+static void sess_forget(struct sess *s, enum store_end_reason why)
 {
 	bool expired = why == STORE_ENDED_EXPIRED;
 	char *msg = expired ? sb_msg_session_expired() : sb_msg_session_ended("deleted");
 
 	session__unlink_all(s, msg, 4004, expired ? "session expired" : "session ended");
 	session__fail_waiters(s, expired ? SB_EEXPIRED : SB_EGONE);
-	if (!session__batch_begin(s))
-		store_session_end(session__s.st, s->id, why, clock_wall_ms(), max_age_ms());
 	unlink_from_registry(s);
 	s->dead = true;
 	s->hnext = session__s.graveyard;
@@ -229,9 +229,41 @@ static void sess_kill(struct sess *s, enum store_end_reason why)
 	log_info(expired ? "session expired" : "session ended", "sid=%s", s->id);
 }
 
+/* Expiry ends the session in memory whatever the store says: a row left
+ * behind (write failed) is loaded again, found expired and ended again. */
+static void sess_kill(struct sess *s, enum store_end_reason why)
+{
+	if (!session__batch_try(s))
+		store_session_end(session__s.st, s->id, why, clock_wall_ms(), max_age_ms());
+	sess_forget(s, why);
+}
+
+void session__ended(struct sess *s)
+{
+	sess_forget(s, STORE_ENDED_DELETED);
+}
+
+/* DELETE: the client's 204 means it is gone, so nothing happens before the
+ * row's removal commits (session__ended then); a write or commit that fails
+ * leaves the session, its tokens and its sockets as they were. */
 int session_end(struct sess *s)
 {
-	sess_kill(s, STORE_ENDED_DELETED);
+	struct action *a;
+	int rc;
+
+	if (s->ending)
+		return 0;            /* a DELETE of it is already in this batch */
+	if ((rc = session__batch_begin(s)))
+		return rc;
+	if (!(a = session__end_after_commit(s)))
+		return SB_ENOMEM;
+	rc = store_session_end(session__s.st, s->id, STORE_ENDED_DELETED, clock_wall_ms(),
+			       max_age_ms());
+	if (rc) {
+		session__action_cancel(a);
+		return rc;
+	}
+	s->ending = true;
 	return 0;
 }
 
@@ -255,7 +287,7 @@ static void sid_list_add(const char *sid, void *arg)
 
 static void persist_activity(struct sess *s)
 {
-	if (s->active_mono <= s->persisted_mono || session__batch_begin(s))
+	if (s->active_mono <= s->persisted_mono || session__batch_try(s))
 		return;
 	if (!store_session_touch(session__s.st, s->id, s->last_activity))
 		s->persisted_mono = s->active_mono;
@@ -284,17 +316,29 @@ static void expire_sessions(void)
 	free(l.ids);
 }
 
+/* A used or expired pair code answers like an unknown one, so its row serves
+ * nothing: it is deleted here (a session that stops issuing codes would keep
+ * them until it ends). */
+static void purge_pair_codes(int64_t now)
+{
+	int64_t n = 0;
+
+	if (!session__batch_try(NULL) && !store_pair_codes_purge(session__s.st, now, &n) && n)
+		log_debug("purged pair codes", "n=%lld", (long long)n);
+}
+
 void session_cleanup(void)
 {
 	int64_t now = clock_wall_ms();
 	int64_t purged = 0;
 
 	expire_sessions();
-	if (!session__batch_begin(NULL))
+	if (!session__batch_try(NULL))
 		store_purge(session__s.st, now - (int64_t)session__s.cfg->scan_retention * 1000,
 			    now, &purged);
 	if (purged)
 		log_debug("purged delivered scans", "n=%lld", (long long)purged);
+	purge_pair_codes(now);
 }
 
 void session_close_all(int code, const char *reason)
@@ -369,13 +413,20 @@ int session_authorize(const char *token, const char *sid, enum sb_role role,
 
 /* ---- opening and pairing ---- */
 
+/* A session holds at most max_pair_codes live codes: the oldest unused one is
+ * retired to make room (the desktop shows only the latest, and every code is a
+ * row and a guessable target until it goes). Used and expired ones of the
+ * session go at the same time. */
 static int add_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at)
 {
-	int64_t exp = clock_wall_ms() + (int64_t)session__s.cfg->pair_code_ttl * 1000;
+	int64_t now = clock_wall_ms();
+	int64_t exp = now + (int64_t)session__s.cfg->pair_code_ttl * 1000;
 	int rc;
 
 	if ((rc = rand_id(code, SB_ID_MAX, PAIR_CODE_BYTES)) ||
 	    (rc = session__batch_begin(s)) ||
+	    (rc = store_pair_codes_retire(session__s.st, s->id, now,
+					  session__s.cfg->max_pair_codes - 1)) ||
 	    (rc = store_pair_code_add(session__s.st, code, s->id, exp)))
 		return rc;
 	snprintf(url, 512, "%s/p#%s", session__s.cfg->public_url, code);
@@ -383,8 +434,16 @@ static int add_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], in
 	return 0;
 }
 
-int session_new_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at)
+/* Issuing is limited per session, on the monotonic clock: a desktop token must
+ * not turn into a stream of codes (each a write, and retiring the codes its
+ * phones are about to scan). The first code, from session_open, is not
+ * counted: POST /sessions has its own per-IP limit. */
+int session_new_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at,
+			  int *retry_after_s)
 {
+	if (window_hit(&s->pair_codes, session__s.cfg->pair_codes_per_session_per_min,
+		       clock_mono_ms(), retry_after_s))
+		return SB_ELIMIT;
 	return add_pair_code(s, code, url, expires_at);
 }
 

@@ -58,12 +58,15 @@ struct waiter {
 	struct sess *sess;          /* long-poll only */
 	int64_t after;              /* long-poll only */
 	bool queued;
+	bool for_lock;              /* queued by session_wait_lock */
 	struct waiter *prev, *next;
 };
 
 /* Called when a flush is needed; the transport schedules session_flush() to run
  * after the current loop pass. */
 typedef void (*session_schedule_fn)(void);
+/* Arms the transport's one-shot timer: session_lock_retry() in ms. */
+typedef void (*session_timer_fn)(int64_t ms);
 
 int session_init(const struct sb_config *cfg, struct store *st, struct auth *auth,
 		 session_schedule_fn schedule);
@@ -85,8 +88,27 @@ bool session_store_failing(void);
 /* Removes w wherever it is queued (the request went away). */
 void session_waiter_cancel(struct waiter *w);
 
+/* Another process holding the database's write lock must not stall the loop:
+ * a write that meets it is not waited for but run again once the lock is ours
+ * (retried every SESSION_LOCK_RETRY_MS from the transport's timer), in arrival
+ * order, while the loop serves everything else. Past SESSION_LOCK_DEADLINE_MS
+ * the waiting writes are answered `unavailable` (REST 503) with nothing
+ * changed. A COMMIT that meets a lock waits the same way, its answers held. */
+#define SESSION_LOCK_RETRY_MS 20
+#define SESSION_LOCK_DEADLINE_MS 3000
+void session_set_timer(session_timer_fn arm);
+/* The transport's timer fired. */
+void session_lock_retry(void);
+/* True (and cleared) when an operation since the last call could not begin
+ * its write because of the lock: the REST request is to be run again once
+ * w, queued with session_wait_lock, is done (rc 0: run it now; else answer
+ * 503 `unavailable`). */
+bool session_lock_hit(void);
+void session_wait_lock(struct waiter *w);
+
 /* Cleanup pass: persists activity, ends expired sessions (session_expired +
- * close 4004), purges delivered scans' content past scan_retention. */
+ * close 4004), purges delivered scans' content past scan_retention, deletes
+ * used and expired pair codes. */
 void session_cleanup(void);
 /* Shutdown: closes every peer with 1001 and fails every waiter. */
 void session_close_all(int code, const char *reason);
@@ -120,7 +142,11 @@ int session_authorize(const char *token, const char *sid, enum sb_role role,
 int session_info(struct sess *s, struct session_info *out);
 /* Scanners of a session as welcome/GET show them; *json is a cJSON array. */
 void *session_scanners_json(struct sess *s);
-int session_new_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at);
+/* A new pair code; the session's oldest unused one is retired past
+ * max_pair_codes. SB_ELIMIT past pair_codes_per_session_per_min, with
+ * *retry_after_s (seconds, >= 1). */
+int session_new_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at,
+			  int *retry_after_s);
 /* Latest pair URL if its code is still usable, else SB_ENOTFOUND. */
 int session_current_pair_url(struct sess *s, char url[512]);
 int session_end(struct sess *s);                          /* DELETE */

@@ -23,7 +23,13 @@
 extern const char *const store_migrations[];
 extern const int store_migration_count;
 
-#define BUSY_TIMEOUT_MS 5000
+/* While store_open migrates, nothing is served yet: it may wait for a lock.
+ * Afterwards the connection belongs to the event loop, which must never stall
+ * on one (a held write lock made every client wait 5 s): BEGIN IMMEDIATE gives
+ * up after a few ms with STORE_EBUSY and the session layer retries it from a
+ * timer. The few ms still cover a WAL read lock's brief contention. */
+#define OPEN_BUSY_TIMEOUT_MS 5000
+#define LOOP_BUSY_TIMEOUT_MS 2
 /* Past this many WAL pages the checkpointer thread (wal_checkpointer.c) is
  * asked to copy the WAL back into the database. SQLite would otherwise run the
  * checkpoint inside the COMMIT that crosses its threshold, on the event loop,
@@ -43,7 +49,7 @@ enum stmt {
 	S_SESSION_CREATE, S_SESSION_GET, S_SESSION_TOUCH, S_SESSION_DELIVER,
 	S_SCANS_DELIVER, S_SESSION_DELETE, S_SESSIONS_ALL, S_SESSION_COUNT,
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
-	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID,
+	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID, S_PAIR_RETIRE, S_PAIR_PURGE,
 	S_SCANNER_ADD, S_SCANNER_GET, S_SCANNER_KICK, S_SCANNER_COUNT, S_SCANNERS_LIST,
 	S_SCAN_INSERT, S_SCAN_FIND, S_SCANS_AFTER, S_SCANS_RANGE, S_SCANS_PURGE,
 	S_COUNT
@@ -90,6 +96,15 @@ static const char *const stmt_sql[S_COUNT] = {
 		" RETURNING session_id",
 	[S_PAIR_VALID] =
 		"SELECT session_id FROM pair_codes WHERE code = ?1 AND used = 0 AND expires_at > ?2",
+	/* Keeps the ?3 newest live codes of session ?1 and drops the rest (used,
+	 * expired, older unused): rowid order is issue order, as an insert takes
+	 * a rowid above every existing one. Visits pair_codes_session only. */
+	[S_PAIR_RETIRE] =
+		"DELETE FROM pair_codes WHERE session_id = ?1 AND rowid NOT IN"
+		" (SELECT rowid FROM pair_codes WHERE session_id = ?1 AND used = 0"
+		" AND expires_at > ?2 ORDER BY rowid DESC LIMIT ?3)",
+	/* pair_codes_expires_at OR pair_codes_used (migration 3) */
+	[S_PAIR_PURGE] = "DELETE FROM pair_codes WHERE expires_at <= ?1 OR used = 1",
 	[S_SCANNER_ADD] =
 		"INSERT INTO scanners(session_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
 	[S_SCANNER_GET] =
@@ -150,6 +165,8 @@ static int map_rc(int rc)
 		return SB_EFULL;
 	case SQLITE_NOMEM:
 		return SB_ENOMEM;
+	case SQLITE_BUSY:
+		return STORE_EBUSY;
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 			return SB_EEXIST;
@@ -433,7 +450,7 @@ int store_open(struct store **out, const char *path, enum sb_durability d,
 		goto bad;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(st->db, OPEN_BUSY_TIMEOUT_MS);
 	if ((rc = check_is_db(st->db, path, err, errlen)) != 0
 	    || (rc = set_pragmas(st, d, err, errlen)) != 0
 	    || (rc = migrate(st->db, err, errlen)) != 0
@@ -443,6 +460,7 @@ int store_open(struct store **out, const char *path, enum sb_durability d,
 		set_err(err, errlen, "cannot start the WAL checkpointer: %s", sb_strerror(rc));
 		goto bad;
 	}
+	sqlite3_busy_timeout(st->db, LOOP_BUSY_TIMEOUT_MS);
 	*out = st;
 	return 0;
 bad:
@@ -528,6 +546,8 @@ int store_commit(struct store *st)
 		rc = SB_EIO;
 	if (rc == 0)
 		rc = run(st, st->stmt[S_COMMIT], SQLITE_OK);
+	if (rc == STORE_EBUSY && !sqlite3_get_autocommit(st->db))
+		return rc;   /* still open: SQLite lets the COMMIT be retried */
 	if (rc != 0 && !sqlite3_get_autocommit(st->db))
 		run_quiet(st, S_ROLLBACK);
 	end_batch(st);
@@ -754,6 +774,28 @@ int store_pair_code_peek(struct store *st, const char *code, int64_t now, char s
 int store_pair_code_valid(struct store *st, const char *code, int64_t now)
 {
 	return store_pair_code_peek(st, code, now, NULL);
+}
+
+int store_pair_codes_retire(struct store *st, const char *sid, int64_t now, int keep)
+{
+	sqlite3_stmt *s = st->stmt[S_PAIR_RETIRE];
+	int rc = batch_lost(st);
+
+	if (rc)
+		return rc;
+	return run(st, s, bt(s, 1, sid) | bi(s, 2, now) | bi(s, 3, keep > 0 ? keep : 0));
+}
+
+int store_pair_codes_purge(struct store *st, int64_t now, int64_t *n)
+{
+	sqlite3_stmt *s = st->stmt[S_PAIR_PURGE];
+	int rc = batch_lost(st);
+
+	if (rc == 0)
+		rc = run(st, s, bi(s, 1, now));
+	if (n)
+		*n = rc == 0 ? sqlite3_changes64(st->db) : 0;
+	return rc;
 }
 
 /* ---- scanners ---- */

@@ -49,9 +49,18 @@ int store_schema_version(void);
  * takes effect when the batch ends. 0 or SB_EIO. */
 int store_set_durability(struct store *st, enum sb_durability d);
 
-/* Group commit. store_begin opens a write transaction unless one is open.
- * store_commit commits it (no-op without one); on failure it rolls back and
- * returns SB_EFULL (disk full) or SB_EIO: nothing of the batch persisted. */
+/* Another connection (a backup, the sqlite3 shell) holds the database's write
+ * lock. The store never waits for it on the caller's thread (its busy timeout
+ * is a few ms): the caller retries later. Not an sb_err: only the session
+ * layer sees it. */
+#define STORE_EBUSY (-64)
+
+/* Group commit. store_begin opens a write transaction unless one is open;
+ * STORE_EBUSY while another connection holds the write lock (nothing opened).
+ * store_commit commits it (no-op without one); STORE_EBUSY if the COMMIT must
+ * wait for a lock: the transaction stays open for another store_commit (or
+ * store_rollback). On any other failure it rolls back and returns SB_EFULL
+ * (disk full) or SB_EIO: nothing of the batch persisted. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
@@ -101,6 +110,13 @@ int store_pair_code_valid(struct store *st, const char *code, int64_t now);
 /* Like valid, and copies the code's session id into sid_out: 0 if the code is
  * unused and unexpired, SB_ENOTFOUND otherwise. Does not consume the code. */
 int store_pair_code_peek(struct store *st, const char *code, int64_t now, char sid_out[SB_ID_MAX]);
+/* Bounds a session's codes before one more is added: keeps its `keep` most
+ * recently issued unused, unexpired codes and deletes the rest of its codes
+ * (a deleted code answers like a used one). */
+int store_pair_codes_retire(struct store *st, const char *sid, int64_t now, int keep);
+/* Cleanup: deletes every used or expired code (expired: expires_at <= now);
+ * *n = rows deleted. */
+int store_pair_codes_purge(struct store *st, int64_t now, int64_t *n);
 
 /* Scanners of a session. count excludes kicked ones. */
 int store_scanner_add(struct store *st, const char *sid, const char *scanner_id,

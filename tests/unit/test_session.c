@@ -455,6 +455,203 @@ static void test_failed_commit_acks_nothing_and_rewinds(void)
 	teardown();
 }
 
+static struct sess *sess_of(const char *desktop_token)
+{
+	struct auth_claims c;
+	struct sess *s = NULL;
+
+	CHECK_EQ_INT(session_authorize(desktop_token, NULL, SB_ROLE_DESKTOP, &s, &c), 0);
+	return s;
+}
+
+static void expect_error(struct fake_peer *f, const char *code, const char *id)
+{
+	cJSON *m = next_msg(f);
+	cJSON *i = cJSON_GetObjectItem(m, "id");
+
+	CHECK_STR(type_of(m), "error");
+	CHECK_STR(cJSON_GetObjectItem(m, "code") ? cJSON_GetObjectItem(m, "code")->valuestring
+		  : "", code);
+	if (id)
+		CHECK_STR(cJSON_IsString(i) ? i->valuestring : "", id);
+	cJSON_Delete(m);
+}
+
+/* A desktop's ack whose COMMIT fails is not silent: the desktop hears
+ * `unavailable` (and sends it again), the scanner gets no receipt, and
+ * delivered_seq is what the database holds. */
+static void test_failed_ack_commit_tells_the_desktop(void)
+{
+	struct fake_peer d, sc;
+	struct session_info si;
+	struct pair_of s;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	send_scan(&sc, "a1", "1");
+	CHECK_EQ_INT(session_flush(), 0);
+	cJSON_Delete(next_msg(&sc));
+	cJSON_Delete(next_msg(&d));
+	inject_commit_failure();
+	send_ack(&d, 1);
+	send_scan(&sc, "boom1", "2");    /* the batch's COMMIT fails */
+	CHECK(session_flush() != 0);
+	expect_error(&d, "unavailable", NULL);
+	expect_error(&sc, "unavailable", "boom1");
+	CHECK(next_msg(&sc) == NULL);    /* no delivered receipt */
+	session_info(sess_of(s.o.desktop_token), &si);
+	CHECK_EQ_INT(si.delivered_seq, 0);
+	send_ack(&d, 1);
+	CHECK_EQ_INT(session_flush(), 0);
+	m = next_msg(&sc);
+	CHECK_STR(type_of(m), "delivered");
+	cJSON_Delete(m);
+	CHECK(next_msg(&d) == NULL);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+/* DELETE is answered after its commit, and only then does anything end: a
+ * failed commit leaves the session, its sockets and tokens as they were. */
+static void test_delete_ends_only_after_commit(void)
+{
+	struct fake_peer d, sc;
+	struct auth_claims c;
+	struct pair_of s;
+	struct sess *x;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	inject_commit_failure();
+	send_scan(&sc, "boom1", "1");    /* the batch's COMMIT fails */
+	CHECK_EQ_INT(session_end(sess_of(s.o.desktop_token)), 0);
+	CHECK(next_msg(&d) == NULL && d.close_code == 0); /* nothing before the commit */
+	CHECK(session_flush() != 0);
+	expect_error(&sc, "unavailable", "boom1");
+	CHECK(next_msg(&d) == NULL && d.close_code == 0 && sc.close_code == 0);
+	CHECK_EQ_INT(session_authorize(s.p.scanner_token, NULL, SB_ROLE_SCANNER, &x, &c), 0);
+	CHECK_EQ_INT(session_end(sess_of(s.o.desktop_token)), 0);
+	CHECK_EQ_INT(session_flush(), 0);
+	m = next_msg(&d);
+	CHECK_STR(type_of(m), "session_ended");
+	cJSON_Delete(m);
+	CHECK_EQ_INT(d.close_code, 4004);
+	CHECK_EQ_INT(sc.close_code, 4004);
+	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &x, &c), SB_EGONE);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
+static int64_t timer_ms;
+static void fake_timer(int64_t ms) { timer_ms = ms; }
+
+static sqlite3 *hold_write_lock(void)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
+static void release_write_lock(sqlite3 *db)
+{
+	CHECK_EQ_INT(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void expect_ack(struct fake_peer *f, int64_t seq)
+{
+	cJSON *m = next_msg(f);
+
+	CHECK_STR(type_of(m), "ack");
+	CHECK_EQ_INT(num(m, "seq"), seq);
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItem(m, "duplicate")));
+	cJSON_Delete(m);
+}
+
+/* Another process holds the write lock: a scan is neither acked nor refused
+ * while the timer retries, and is stored once the lock is free; past the
+ * deadline one is refused `unavailable`, not stored, and writes recover on
+ * their own once the lock is back. A socket that goes away while its scan
+ * waits leaves nothing behind (the scan is dropped, never acknowledged). */
+static void test_write_lock_held_elsewhere(void)
+{
+	struct fake_peer d, sc, sc2;
+	struct pair_of s;
+	int64_t seq = 0;
+	bool dlv = false;
+	sqlite3 *lk;
+	cJSON *m;
+
+	setup();
+	session_set_timer(fake_timer);
+	open_and_pair(&s);
+	fake_init(&d);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	hello(&d, s.o.desktop_token, 0);
+	lk = hold_write_lock();
+	timer_ms = 0;
+	send_scan(&sc, "w1", "1");
+	CHECK_EQ_INT(session_flush(), 0);
+	CHECK(next_msg(&sc) == NULL);
+	CHECK_EQ_INT(timer_ms, SESSION_LOCK_RETRY_MS);
+	now_ms += SESSION_LOCK_DEADLINE_MS / 2;
+	session_lock_retry();            /* still held: not yet refused */
+	CHECK(next_msg(&sc) == NULL);
+	release_write_lock(lk);
+	session_lock_retry();
+	CHECK_EQ_INT(session_flush(), 0);
+	expect_ack(&sc, 1);
+	m = next_msg(&d);
+	CHECK_EQ_INT(num(m, "seq"), 1);
+	cJSON_Delete(m);
+
+	lk = hold_write_lock();
+	send_scan(&sc, "w2", "2");
+	CHECK(next_msg(&sc) == NULL);
+	fake_init(&sc2);                 /* a socket that goes away while it waits */
+	hello(&sc2, s.p.scanner_token, 0);
+	send_scan(&sc2, "gone1", "3");
+	fake_free(&sc2);
+	now_ms += SESSION_LOCK_DEADLINE_MS;
+	session_lock_retry();
+	expect_error(&sc, "unavailable", "w2");
+	CHECK(session_store_failing());
+	release_write_lock(lk);
+	session_lock_retry();            /* writes work again */
+	CHECK_EQ_INT(session_flush(), 0);
+	CHECK(!session_store_failing());
+	send_scan(&sc, "w2", "2");
+	CHECK_EQ_INT(session_flush(), 0);
+	expect_ack(&sc, 2);
+	CHECK(next_msg(&sc) == NULL);
+	CHECK_EQ_INT(session_scan_status(sess_of(s.o.desktop_token), "gone1", &seq, &dlv),
+		     SB_ENOTFOUND);
+	session_set_timer(NULL);
+	fake_free(&d);
+	fake_free(&sc);
+	free_pair(&s);
+	teardown();
+}
+
 static void test_expiry_slides_and_caps(void)
 {
 	struct fake_peer d;
@@ -630,7 +827,7 @@ static void test_scanner_cap(void)
 	session_flush();
 	CHECK_EQ_INT(session_authorize(o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
 	for (int i = 0; i < 3; i++) {
-		CHECK_EQ_INT(session_new_pair_code(sp, code, url, &exp), 0);
+		CHECK_EQ_INT(session_new_pair_code(sp, code, url, &exp, NULL), 0);
 		session_flush();
 		int rc = session_pair(code, "x", &p);
 		CHECK_EQ_INT(rc, i < 2 ? 0 : SB_ELIMIT);
@@ -681,7 +878,9 @@ TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is
 	  TEST(test_cumulative_ack_sends_each_receipt_once),
 	  TEST(test_resume_replays_in_order_without_overflow),
 	  TEST(test_desktop_not_reading_falls_behind_then_catches_up),
-	  TEST(test_failed_commit_acks_nothing_and_rewinds), TEST(test_expiry_slides_and_caps),
+	  TEST(test_failed_commit_acks_nothing_and_rewinds),
+	  TEST(test_failed_ack_commit_tells_the_desktop), TEST(test_delete_ends_only_after_commit),
+	  TEST(test_write_lock_held_elsewhere), TEST(test_expiry_slides_and_caps),
 	  TEST(test_wall_clock_jumps_do_not_move_expiry), TEST(test_sessions_are_loaded_at_start),
 	  TEST(test_idle_session_expires_after_ttl), TEST(test_roles_and_revocation),
 	  TEST(test_scanner_cap), TEST(test_hello_refuses_overlong_scanner_id))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -572,6 +573,69 @@ static void test_pair_codes(void)
 	cleanup();
 }
 
+/* Before a code is added the session keeps only its newest live codes, in
+ * issue order (not expiry order: pair_code_ttl may have changed), and loses
+ * its used and expired ones; other sessions are untouched. */
+static void test_pair_codes_retire(void)
+{
+	struct store *st;
+	char sid[SB_ID_MAX];
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_session_create(st, "t", 1), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "a", "s", 5000), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "b", "s", 9000), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "c", "s", 3000), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "d", "s", 3000), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "e", "s", 1500), 0);  /* expired at 2000 */
+	CHECK_EQ_INT(store_pair_code_add(st, "t1", "t", 1500), 0);
+	CHECK_EQ_INT(store_pair_code_take(st, "d", 2000, sid), 0);  /* used */
+	CHECK_EQ_INT(store_pair_codes_retire(st, "s", 2000, 2), 0);
+	CHECK_EQ_INT(store_pair_code_valid(st, "a", 2000), SB_ENOTFOUND);  /* oldest: retired */
+	CHECK_EQ_INT(store_pair_code_valid(st, "b", 2000), 0);
+	CHECK_EQ_INT(store_pair_code_valid(st, "c", 2000), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes WHERE session_id = 's'"), 2);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes WHERE session_id = 't'"), 1);
+	CHECK_EQ_INT(store_pair_codes_retire(st, "s", 2000, 0), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes WHERE session_id = 's'"), 0);
+	store_close(st);
+	cleanup();
+}
+
+/* The cleanup pass deletes used and expired codes (a deleted code answers like
+ * a used one) and keeps live ones. */
+static void test_pair_codes_purge(void)
+{
+	struct store *st;
+	char sid[SB_ID_MAX];
+	int64_t n = -1;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "live", "s", 3000), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "used", "s", 3000), 0);
+	CHECK_EQ_INT(store_pair_code_add(st, "old", "s", 2000), 0);
+	CHECK_EQ_INT(store_pair_code_take(st, "used", 1000, sid), 0);
+	CHECK_EQ_INT(store_pair_codes_purge(st, 1999, &n), 0);
+	CHECK_EQ_INT(n, 1);                                        /* "used" */
+	CHECK_EQ_INT(store_pair_codes_purge(st, 2000, &n), 0);
+	CHECK_EQ_INT(n, 1);                                        /* "old" at its expiry */
+	CHECK_EQ_INT(store_pair_codes_purge(st, 2000, NULL), 0);   /* idempotent */
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes"), 1);
+	CHECK_EQ_INT(store_pair_code_valid(st, "live", 2000), 0);
+	CHECK_EQ_INT(store_pair_code_take(st, "used", 1000, sid), SB_ENOTFOUND);
+	CHECK_EQ_INT(store_begin(st), 0);                          /* in a batch too */
+	CHECK_EQ_INT(store_pair_codes_purge(st, 3000, &n), 0);
+	CHECK_EQ_INT(store_commit(st), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pair_codes"), 0);
+	store_close(st);
+	cleanup();
+}
+
 /* ---- scanners ---- */
 
 struct names { int n; char id[8][SB_ID_MAX]; };
@@ -736,6 +800,46 @@ static void test_commit_failure(void)
 	cleanup();
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Another process holds the write lock: store_begin gives up at once (the
+ * event loop must not wait 5 s for it), nothing is opened, reads still work,
+ * and once the lock is released the batch begins and commits. */
+static void test_write_lock_held_elsewhere(void)
+{
+	struct store_session row;
+	sqlite3 *other = NULL;
+	struct store *st;
+	long long t0, took;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(sqlite3_open(db_path, &other), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	t0 = mono_ms();
+	CHECK_EQ_INT(store_begin(st), STORE_EBUSY);
+	took = mono_ms() - t0;
+	CHECK(took < 100);
+	CHECK(!store_in_txn(st));
+	CHECK_EQ_INT(store_session_get(st, "s", &row), 0);
+	CHECK_EQ_INT(store_ping(st), 0);
+	CHECK_EQ_INT(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	CHECK_EQ_INT(store_begin(st), 0);
+	insert_n(st, "s", 2);
+	CHECK_EQ_INT(store_commit(st), 0);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans"), 2);
+	store_close(st);
+	cleanup();
+}
+
 /* SQLite rolls the whole batch back on its own (as on disk full; simulated with
  * RAISE(ROLLBACK)): later writes of the batch fail fast and store_commit reports
  * the loss, so no earlier write of the batch gets acknowledged. */
@@ -865,6 +969,15 @@ static void test_query_plans(void)
 		  "ended_sessions_keep_until" },
 		{ "EXPLAIN QUERY PLAN SELECT seq FROM scans WHERE session_id = 's'"
 		  " AND client_id = 'c'", "sqlite_autoindex_scans_2" },
+		/* store_pair_codes_purge: both sides of the OR are searches */
+		{ "EXPLAIN QUERY PLAN DELETE FROM pair_codes WHERE expires_at <= 1 OR used = 1",
+		  "pair_codes_expires_at" },
+		{ "EXPLAIN QUERY PLAN DELETE FROM pair_codes WHERE expires_at <= 1 OR used = 1",
+		  "pair_codes_used" },
+		/* store_pair_codes_retire */
+		{ "EXPLAIN QUERY PLAN DELETE FROM pair_codes WHERE session_id = 's' AND rowid"
+		  " NOT IN (SELECT rowid FROM pair_codes WHERE session_id = 's' AND used = 0"
+		  " AND expires_at > 1 ORDER BY rowid DESC LIMIT 7)", "pair_codes_session" },
 	};
 	struct store *st;
 	sqlite3 *db = NULL;
@@ -895,8 +1008,10 @@ TEST_MAIN(TEST(test_open_migrate_reopen), TEST(test_journal_mode_wal),
 	  TEST(test_session_create_get), TEST(test_last_seq_derived),
 	  TEST(test_scan_insert_find), TEST(test_scan_duplicates), TEST(test_scans_after),
 	  TEST(test_deliver_purge_tombstones), TEST(test_sessions_each),
-	  TEST(test_session_end), TEST(test_pair_codes), TEST(test_scanners),
+	  TEST(test_session_end), TEST(test_pair_codes), TEST(test_pair_codes_retire),
+	  TEST(test_pair_codes_purge), TEST(test_scanners),
 	  TEST(test_group_commit), TEST(test_rollback),
 	  TEST(test_batch_survives_failed_write), TEST(test_commit_failure),
+	  TEST(test_write_lock_held_elsewhere),
 	  TEST(test_batch_lost), TEST(test_checkpoint_thread),
 	  TEST(test_wal_bounded_under_sustained_commits), TEST(test_query_plans))
