@@ -27,6 +27,8 @@ struct sb_config {
 	int session_ttl;                /* 600 */
 	int session_max_age;            /* 86400 */
 	int pair_code_ttl;              /* 600 */
+	int max_pair_codes;             /* 8 unused codes per session */
+	int pair_codes_per_session_per_min; /* 20 */
 	int cleanup_interval;           /* 60 */
 	int scan_retention;             /* 60 */
 	int max_scanners;               /* 16 per session */
@@ -34,6 +36,8 @@ struct sb_config {
 	/* auth */
 	char api_key[256];              /* "" = POST /sessions needs no key */
 	char allowed_origins[1024];     /* "" = same origin only; space-separated; "*" any */
+	char allowed_hosts[1024];       /* "" = the box's own names only; "*" any Host */
+	char trusted_proxies[1024];     /* "" = none: per-IP limits key on the TCP peer */
 	/* limits */
 	int max_connections;            /* 12000 */
 	int max_connections_per_ip;     /* 256 */
@@ -49,7 +53,9 @@ struct sb_config {
 	int max_header_bytes;           /* 8192: lws's header buffer per request */
 	int max_longpoll_waiters;       /* 1024 */
 	long max_image_bytes;           /* 8388608 */
+	long max_image_bytes_buffered;  /* 33554432: all images in memory at once */
 	long max_image_megapixels;      /* 40 */
+	int max_image_side;             /* 10000 px, width and height each */
 	/* image decoding */
 	int decode_workers;             /* 0 = one per online core */
 	int decode_queue_max;           /* 16 images waiting for a worker */

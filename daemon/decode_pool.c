@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sb_err.h"
+#include "upload_budget.h"
 
 #define MAX_WORKERS 256
 
@@ -99,9 +100,19 @@ static struct decode_job *list_take_all(struct job_list *l)
 	return all;
 }
 
+/* The image's bytes go back to the shared budget with it (upload_budget.h). */
+static void job_free_img(struct decode_job *j)
+{
+	if (!j->img)
+		return;
+	free(j->img);
+	j->img = NULL;
+	upload_budget_give(j->len);
+}
+
 static void job_free(struct decode_job *j)
 {
-	free(j->img);
+	job_free_img(j);
 	free(j);
 }
 
@@ -120,8 +131,7 @@ static void run_job(struct decode_job *j)
 		   : m->decode_image(j->img, j->len, &P.lim, 0, j->codes, DECODE_MAX_RESULTS, &n, &ms);
 	j->n = j->rc ? 0 : n;
 	j->ms = ms;
-	free(j->img); /* the bytes are no longer needed; do not hold them until delivery */
-	j->img = NULL;
+	job_free_img(j); /* the bytes are no longer needed; do not hold them until delivery */
 }
 
 /* Decoding is background work: on a 2-core box a worker at normal priority
@@ -172,6 +182,8 @@ void decode_pool_limits(const struct sb_config *cfg, struct image_limits *lim)
 	lim->max_bytes = (size_t)cfg->max_image_bytes;
 	lim->max_pixels = (uint64_t)cfg->max_image_megapixels * 1000000u;
 	lim->max_side = cfg->decode_max_side;
+	lim->max_image_side = cfg->max_image_side;
+	lim->max_work_bytes = IMAGE_WORK_DEFAULT; /* docs/security.md, "Memory per image" */
 }
 
 static int worker_count(const struct sb_config *cfg)

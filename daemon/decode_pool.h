@@ -49,8 +49,8 @@ typedef void (*decode_done_fn)(void *owner, const struct decode_outcome *res);
  * SB_ENOMEM or SB_EIO (no thread could be started). */
 int decode_pool_start(const struct sb_config *cfg, struct lws_context *ctx);
 
-/* Hands img (malloc'd, len bytes) to the pool. On success ownership of img
- * passes to the pool, *job is the handle for decode_pool_cancel() and done
+/* Hands img (malloc'd, len bytes, taken from upload_budget) to the pool. On
+ * success ownership of img and of its len budget bytes passes to the pool, *job is the handle for decode_pool_cancel() and done
  * will be called exactly once unless the job is cancelled. On failure the
  * caller still owns img and done is never called: SB_ELIMIT (the queue holds
  * decode_queue_max jobs: wire `busy`), SB_ENOMEM, SB_EGONE (not started or

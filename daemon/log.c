@@ -156,15 +156,6 @@ static const char *skip_lws_prefix(const char *s)
 	return p;
 }
 
-static const char *lws_watch_text;
-static void (*lws_watch_fn)(void);
-
-void log_watch_lws(const char *text, void (*fn)(void))
-{
-	lws_watch_text = text;
-	lws_watch_fn = fn;
-}
-
 static void lws_emit_cb(int lll, const char *line)
 {
 	char text[1024], q[1100];
@@ -175,8 +166,6 @@ static void lws_emit_cb(int lll, const char *line)
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		text[--n] = '\0';
 	log_emit(lws_to_level(lll), "lws", "text=%s", log_quote(q, sizeof q, text));
-	if (lws_watch_fn && strstr(text, lws_watch_text))
-		lws_watch_fn();
 }
 
 static void apply_lws_level(void)

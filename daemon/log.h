@@ -27,8 +27,4 @@ const char *log_quote(char *buf, size_t size, const char *s);
 /* Installs log_emit as libwebsockets' log sink (errors and warnings only,
  * notices at debug). */
 void log_route_lws(void);
-/* Calls fn whenever an lws log line containing `text` is routed (one watcher;
- * lws logs on the thread that runs the event loop). Errors are always routed. */
-void log_watch_lws(const char *text, void (*fn)(void));
-
 #endif

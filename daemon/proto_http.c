@@ -12,16 +12,22 @@
 
 #include <libwebsockets.h>
 
+#include "client_ip.h"
 #include "decode_pool.h"
-#include "header_overflow.h"
+#include "hostcheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto_http.h"
 #include "origin.h"
 #include "rest.h"
 #include "sb_err.h"
+#include "upload_budget.h"
 
-enum phase { PH_IDLE, PH_BODY, PH_WAITING, PH_HEADERS, PH_BODY_OUT };
+enum phase { PH_IDLE, PH_BODY, PH_WAITING };
+
+/* Room for the status line and headers of an answer (the security headers
+ * included), before its body. */
+#define HEADERS_MAX 1024
 
 /* lws's guard while an image is at the decoder (its own idle timeout is 10 s);
  * a full queue of photos takes a few seconds at most. */
@@ -40,7 +46,10 @@ struct http_pss {
 	char ip[64];
 	char *body;
 	size_t body_len, body_max;
+	size_t budget_taken;        /* upload_budget bytes this request holds */
 	bool body_too_big, poll_armed, is_decode, preflight;
+	bool rx_paused;             /* the request is whole: read no more until answered */
+	bool closing;               /* answered: the connection closes once it is out */
 	char cors_origin[256];      /* an allowed browser origin to echo, or "" */
 };
 
@@ -55,6 +64,35 @@ void proto_http_set_web_root(const char *dir)
 }
 
 static void request_write(struct http_pss *pss);
+static void dispatch(struct http_pss *pss);
+static int answer_early(struct http_pss *pss);
+
+/* One request per connection: every answer says `connection: close` and the
+ * connection closes once the answer is out. lws 4.1 cannot be trusted with a
+ * second request on a connection that already holds it (HTTP pipelining):
+ * it parsed a POST pipelined behind another POST from the wrong offset (the
+ * body read as "PO"), answered a request pipelined behind a static file with
+ * another's 403, and, after a POST, called BODY_COMPLETION over and over
+ * without consuming anything (the loop spun at 100% CPU and ignored SIGTERM).
+ * HTTP/1.1 allows answering the first request and closing.
+ *
+ * While a request is answered its input is paused, so that lws does not parse
+ * what follows it (nor spin on it) meanwhile. */
+static void pause_rx(struct http_pss *pss)
+{
+	if (pss->rx_paused)
+		return;
+	lws_rx_flow_control(pss->wsi, 0);
+	pss->rx_paused = true;
+}
+
+static void resume_rx(struct http_pss *pss)
+{
+	if (!pss->rx_paused)
+		return;
+	lws_rx_flow_control(pss->wsi, 1);
+	pss->rx_paused = false;
+}
 
 /* GET /p (and /p/): the phone page. Returns the lws verdict (-1: close). */
 static int serve_phone_page(struct http_pss *pss)
@@ -128,24 +166,71 @@ static void read_headers(struct http_pss *pss)
 	}
 	pss->rq.ctype[0] = '\0';
 	lws_hdr_copy(wsi, pss->rq.ctype, sizeof(pss->rq.ctype), WSI_TOKEN_HTTP_CONTENT_TYPE);
-	lws_get_peer_simple(wsi, pss->ip, sizeof(pss->ip));
+	http_client_ip(wsi, H_cfg->trusted_proxies, pss->ip);
 	pss->rq.ip = pss->ip;
 }
 
-static long content_length(struct lws *wsi)
+void http_client_ip(struct lws *wsi, const char *trusted, char out[CLIENT_IP_MAX])
+{
+	char peer[CLIENT_IP_MAX] = "", fwd[512] = "", xff[512] = "";
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (!trusted[0] || !client_ip_trusted(peer, trusted)) {
+		snprintf(out, CLIENT_IP_MAX, "%s", peer);
+		return;
+	}
+	/* a header too long to read names no client: the proxy is as close as
+	 * we can tell (never the other header, which the client may have sent) */
+	if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) < 0 ||
+	    (!xff[0] && lws_hdr_custom_length(wsi, "forwarded:", 10) >= (int)sizeof(fwd))) {
+		snprintf(out, CLIENT_IP_MAX, "%s", peer);
+		return;
+	}
+	if (!xff[0] && lws_hdr_custom_copy(wsi, fwd, sizeof(fwd), "forwarded:", 10) < 0)
+		fwd[0] = '\0';
+	client_ip_resolve(peer, fwd, xff, trusted, out);
+}
+
+/* Content-Length as digits only (no sign, space or second value), or -1.
+ * Absent: 0. lws reads it with atoll, so a malformed one is refused here
+ * before lws frames a body with it. */
+static long long content_length(struct lws *wsi)
 {
 	char v[32];
+	long long n = 0;
+	int len = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH);
 
-	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+	if (!lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH))
 		return 0;
-	return strtol(v, NULL, 10);
+	if (len <= 0 || len > 15)
+		return -1;
+	for (int i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	return n;
 }
 
 /* ---- answering ---- */
 
+static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
+		       struct http_pss *cors);
+static void reset(struct http_pss *pss);
+
+/* Writes the answer as soon as it is ready, whole, in one write, rather than
+ * from a WRITEABLE callback: the connection's input is paused while its
+ * request is answered (pause_rx), and lws 4.1 serves no POLLOUT to a paused
+ * HTTP connection. What the socket does not take at once lws keeps and sends;
+ * once it is out, lws calls WRITEABLE, where the connection is closed (from
+ * inside a callback of its own, lws shuts it down gracefully: a client still
+ * sending its body reads the answer instead of a reset). */
 static void request_write(struct http_pss *pss)
 {
-	pss->phase = PH_HEADERS;
+	write_whole(pss->wsi, &pss->rs, true, pss); /* a failed write closes all the same */
+	reset(pss);
+	pss->closing = true;
+	resume_rx(pss); /* lws flushes and calls WRITEABLE only while reading */
 	lws_callback_on_writable(pss->wsi);
 }
 
@@ -216,10 +301,25 @@ static void submit_decode(struct http_pss *pss)
 		answer(pss);
 		return;
 	}
-	pss->body = NULL; /* the pool owns the image now */
+	pss->body = NULL; /* the pool owns the image now, and its budget */
 	pss->body_len = 0;
+	pss->budget_taken = 0;
 	pss->phase = PH_WAITING;
 	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, DECODE_TIMEOUT_S);
+}
+
+/* The write lock is ours (rc 0): run the request again; or it never came. */
+static void relock_done(struct waiter *w, int rc)
+{
+	struct http_pss *pss = lws_container_of(w, struct http_pss, commit_w);
+
+	rest_resp_clear(&pss->rs);
+	if (!rc) {
+		dispatch(pss);
+		return;
+	}
+	rest_error(&pss->rs, 503, "unavailable", "the database is busy; nothing was changed, retry");
+	request_write(pss);
 }
 
 static void dispatch(struct http_pss *pss)
@@ -240,6 +340,15 @@ static void dispatch(struct http_pss *pss)
 	rr = rest_dispatch(&pss->rq, &pss->rs, &pss->poll);
 	if (rr == REST_DECODE) {
 		submit_decode(pss);
+		return;
+	}
+	if (rr == REST_LOCKED) {
+		/* another process holds the database's write lock: the loop does
+		 * not wait for it, the request runs again once it is ours */
+		pss->phase = PH_WAITING;
+		pss->commit_w.done = relock_done;
+		pss->commit_w.sess = NULL;
+		session_wait_lock(&pss->commit_w);
 		return;
 	}
 	if (rr == REST_PARKED) {
@@ -278,45 +387,67 @@ static int add_cors_headers(struct http_pss *pss, unsigned char **p, unsigned ch
 	       add_header(pss, "access-control-max-age:", "600", p, end);
 }
 
-static int write_headers(struct http_pss *pss)
+/* Status line and the headers every answer of ours has (lws adds the
+ * security headers configured on the vhost). */
+static int put_common_headers(struct lws *wsi, const struct rest_resp *rs, bool close,
+			      unsigned char **p, unsigned char *end)
 {
-	unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start,
-		      *end = &buf[sizeof(buf) - 1];
 	char num[16];
 
-	if (lws_add_http_common_headers(pss->wsi, (unsigned)pss->rs.status,
-					pss->rs.ctype ? pss->rs.ctype : "application/json",
-					pss->rs.len, &p, end) ||
-	    lws_add_http_header_by_name(pss->wsi, (const unsigned char *)"cache-control:",
-					(const unsigned char *)"no-store", 8, &p, end))
+	if (lws_add_http_common_headers(wsi, (unsigned)rs->status,
+					rs->ctype ? rs->ctype : "application/json", rs->len, p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, p, end))
 		return -1;
-	if (pss->rs.retry_after > 0) {
-		int n = snprintf(num, sizeof(num), "%d", pss->rs.retry_after);
+	if (close && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+						 (const unsigned char *)"close", 5, p, end))
+		return -1;
+	if (rs->retry_after > 0) {
+		int n = snprintf(num, sizeof(num), "%d", rs->retry_after);
 
-		if (lws_add_http_header_by_name(pss->wsi, (const unsigned char *)"retry-after:",
-						(unsigned char *)num, n, &p, end))
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+						(unsigned char *)num, n, p, end))
 			return -1;
 	}
-	if (pss->rs.allow[0] &&
-	    lws_add_http_header_by_name(pss->wsi, (const unsigned char *)"allow:",
-					(unsigned char *)pss->rs.allow, (int)strlen(pss->rs.allow), &p, end))
+	if (rs->allow[0] &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+					(unsigned char *)rs->allow, (int)strlen(rs->allow), p, end))
 		return -1;
-	if (add_cors_headers(pss, &p, end))
-		return -1;
-	return lws_finalize_write_http_header(pss->wsi, start, &p, end) ? -1 : 0;
+	return 0;
 }
 
-static int write_body(struct http_pss *pss)
+/* Status line, headers and body in one write; cors: add its CORS headers. */
+static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
+		       struct http_pss *cors)
 {
-	unsigned char *buf = malloc(LWS_PRE + pss->rs.len + 1);
-	int n;
+	unsigned char *buf = malloc(LWS_PRE + HEADERS_MAX + rs->len), *start, *p, *end;
+	int rc = -1;
 
 	if (!buf)
 		return -1;
-	memcpy(buf + LWS_PRE, pss->rs.body, pss->rs.len);
-	n = lws_write(pss->wsi, buf + LWS_PRE, pss->rs.len, LWS_WRITE_HTTP_FINAL);
+	start = p = buf + LWS_PRE;
+	end = start + HEADERS_MAX - 1;
+	if (!put_common_headers(wsi, rs, close, &p, end) && !(cors && add_cors_headers(cors, &p, end)) &&
+	    !lws_finalize_http_header(wsi, &p, end)) {
+		if (rs->len)
+			memcpy(p, rs->body, rs->len);
+		p += rs->len;
+		rc = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 0;
+	}
 	free(buf);
-	return n < (int)pss->rs.len ? -1 : 0;
+	return rc;
+}
+
+/* Answers a request lws has not handed to a protocol yet (the gate below):
+ * headers and JSON body in one write, then the caller closes. Small enough to
+ * go whole into a fresh socket's buffer. */
+static void refuse_now(struct lws *wsi, int status, const char *code, const char *message)
+{
+	struct rest_resp rs = { 0 };
+
+	rest_error(&rs, status, code, message);
+	write_whole(wsi, &rs, true, NULL);
+	rest_resp_clear(&rs);
 }
 
 static void reset(struct http_pss *pss)
@@ -325,28 +456,10 @@ static void reset(struct http_pss *pss)
 	free(pss->body);
 	pss->body = NULL;
 	pss->body_len = 0;
+	upload_budget_give(pss->budget_taken);
+	pss->budget_taken = 0;
 	pss->body_too_big = false;
 	pss->phase = PH_IDLE;
-}
-
-static int on_writeable(struct http_pss *pss)
-{
-	if (pss->phase == PH_HEADERS) {
-		if (write_headers(pss))
-			return -1;
-		if (pss->rs.len) {
-			pss->phase = PH_BODY_OUT;
-			lws_callback_on_writable(pss->wsi);
-			return 0;
-		}
-	} else if (pss->phase == PH_BODY_OUT) {
-		if (write_body(pss))
-			return -1;
-	} else {
-		return 0;
-	}
-	reset(pss);
-	return lws_http_transaction_completed(pss->wsi) ? -1 : 0;
 }
 
 /* The connection went away: take the request out of every queue. */
@@ -381,7 +494,7 @@ static bool cors_gate(struct http_pss *pss)
 	if (!origin_allowed(origin, host, H_cfg->public_url, H_cfg->allowed_origins)) {
 		rest_error(&pss->rs, 403, "forbidden",
 			   "pages from this origin may not use the API (see allowed_origins)");
-		answer(pss);
+		answer_early(pss);
 		return true;
 	}
 	snprintf(pss->cors_origin, sizeof(pss->cors_origin), "%s", origin);
@@ -393,9 +506,42 @@ static bool cors_gate(struct http_pss *pss)
 	return true;
 }
 
+/* Answered before the body is read: the body is never buffered. */
+static int answer_early(struct http_pss *pss)
+{
+	answer(pss);
+	return 0;
+}
+
+/* A request with a body: refused now when it would be whatever the body is
+ * (too large, an unauthorised or mistyped upload, no image budget left), else
+ * read. An image's bytes are taken from the shared budget up front. */
+static int start_body(struct http_pss *pss, long long len)
+{
+	if ((unsigned long long)len > pss->body_max) {
+		if (pss->is_decode)
+			metrics_inc(MC_FRAMES_REFUSED);
+		rest_error(&pss->rs, 413, "too_large", "the request body is too large");
+		return answer_early(pss);
+	}
+	if (rest_refuse_before_body(&pss->rq, &pss->rs))
+		return answer_early(pss);
+	if (pss->is_decode) {
+		if (!upload_budget_take((size_t)len)) {
+			metrics_inc(MC_FRAMES_REFUSED);
+			rest_error(&pss->rs, 503, "busy", "too many images are being uploaded at once; retry");
+			pss->rs.retry_after = 1;
+			return answer_early(pss);
+		}
+		pss->budget_taken = (size_t)len;
+	}
+	pss->phase = PH_BODY;
+	return 0;
+}
+
 static int on_http(struct http_pss *pss, struct lws *wsi)
 {
-	long len;
+	long long len = content_length(wsi); /* >= 0: request_gate refused the rest */
 
 	reset(pss);
 	memset(&pss->rq, 0, sizeof(pss->rq));
@@ -403,23 +549,20 @@ static int on_http(struct http_pss *pss, struct lws *wsi)
 	pss->wsi = wsi;
 	if (read_method_and_path(wsi, &pss->rq)) {
 		rest_error(&pss->rs, 414, "invalid_request", "the request line is too long");
-		answer(pss);
-		return 0;
+		return answer_early(pss);
 	}
 	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/"))
 		return serve_phone_page(pss);
+	if (len <= 0)
+		pause_rx(pss);
 	if (cors_gate(pss))
 		return 0;
 	read_query(wsi, &pss->rq);
 	read_headers(pss);
-	len = content_length(wsi);
 	pss->is_decode = !strcmp(pss->rq.path, "/api/v1/decode");
 	pss->body_max = pss->is_decode ? (size_t)H_cfg->max_image_bytes : REST_MAX_BODY;
-	if (len > 0) {
-		pss->phase = PH_BODY;
-		pss->body_too_big = (size_t)len > pss->body_max;
-		return 0;
-	}
+	if (len > 0)
+		return start_body(pss, len);
 	dispatch(pss);
 	return 0;
 }
@@ -442,6 +585,41 @@ static void on_body(struct http_pss *pss, const void *in, size_t len)
 	p[pss->body_len] = '\0';
 }
 
+/* Every request, pages and upgrades' HTTP part included, before lws serves
+ * it: framing lws would get wrong, and host names that are not the box's (a
+ * DNS-rebinding page). Returns 0 (go on) or 1 (answered; lws closes). */
+static int request_gate(struct lws *wsi)
+{
+	char host[HOSTCHECK_NAME_MAX + 8] = "";
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+		refuse_now(wsi, 411, "invalid_request",
+			   "chunked request bodies are not accepted: send the body with a Content-Length");
+		return 1;
+	}
+	if (content_length(wsi) < 0) {
+		refuse_now(wsi, 400, "invalid_request", "Content-Length must be one decimal number");
+		return 1;
+	}
+	if (!http_host_allowed(wsi, host, sizeof(host))) {
+		refuse_now(wsi, 403, "forbidden",
+			   "this box does not answer to that host name (see allowed_hosts)");
+		return 1;
+	}
+	return 0;
+}
+
+bool http_host_allowed(struct lws *wsi, char *host, size_t host_len)
+{
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HOST);
+
+	if (n <= 0)
+		return true;
+	if ((size_t)n >= host_len || lws_hdr_copy(wsi, host, (int)host_len, WSI_TOKEN_HOST) < 0)
+		return false;
+	return hostcheck_allowed(host, H_cfg->public_url, H_cfg->allowed_hosts);
+}
+
 /* An upgrade request: refused here with a status the client can read (lws
  * 4.1 documents this callback, returning > 0, for a refusal answered by hand;
  * writing it at FILTER_PROTOCOL_CONNECTION, as before, is not a path lws
@@ -454,8 +632,9 @@ static int confirm_upgrade(struct lws *wsi, const char *to)
 		return -1;
 	verdict = proto_ws_upgrade_verdict(wsi);
 	if (verdict == HTTP_STATUS_FORBIDDEN) {
-		log_info("websocket from a disallowed origin refused", NULL);
-		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+		log_info("websocket from a disallowed origin or host refused", NULL);
+		refuse_now(wsi, HTTP_STATUS_FORBIDDEN, "forbidden",
+			   "pages from this origin or host name may not open /ws (see allowed_origins, allowed_hosts)");
 		return 1;
 	}
 	return verdict;
@@ -468,30 +647,33 @@ int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		return on_http(pss, wsi);
+		return pss->closing ? -1 : on_http(pss, wsi);
 	case LWS_CALLBACK_HTTP_BODY:
+		if (pss->closing)
+			return -1; /* answered already: the rest of the body is not read */
 		if (pss->phase == PH_BODY)
 			on_body(pss, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss->closing)
+			return -1;
+		pause_rx(pss);
 		if (pss->phase == PH_BODY)
 			dispatch(pss);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return on_writeable(pss);
-	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		header_overflow_track(wsi);
-		return 0;
+		/* answers are written when ready (request_write); this comes once
+		 * lws has sent all of it */
+		return pss->closing ? -1 : 0;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return -1; /* one request per connection, pages too (see pause_rx) */
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		header_overflow_untrack(wsi);
 		return confirm_upgrade(wsi, in);
 	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
-	case LWS_CALLBACK_WSI_DESTROY:
-		header_overflow_untrack(wsi);
-		break;
+		if (pss && pss->closing)
+			return 1; /* a request behind an answered one: not read */
+		return request_gate(wsi);
 	case LWS_CALLBACK_CLOSED_HTTP:
-		header_overflow_untrack(wsi);
-		/* fall through */
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (pss)
 			drop(pss);

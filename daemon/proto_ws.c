@@ -25,6 +25,7 @@
 #include "ratelimit.h"
 #include "sb_err.h"
 #include "session.h"
+#include "upload_budget.h"
 
 #define CLOSE_LINGER_S 3
 #define WS_IMAGES_IN_FLIGHT 2       /* PROTOCOL.md: image frames <= 2 in flight */
@@ -206,7 +207,8 @@ static void answer_image(struct ws_pss *pss, const struct decode_outcome *res)
 		break;
 	case SB_ETOOBIG:
 		session_peer_error(&pss->peer, "invalid_request",
-				   "the image is too large: over max_image_megapixels", NULL);
+				   "the image is too large to decode: over max_image_megapixels,"
+				   " max_image_side, 100 scans or the memory per image", NULL);
 		break;
 	case SB_EINVAL:
 		session_peer_error(&pss->peer, "invalid_request",
@@ -220,13 +222,15 @@ static void answer_image(struct ws_pss *pss, const struct decode_outcome *res)
 }
 
 static void image_decoded_cb(void *owner, const struct decode_outcome *res);
+static void rx_release(struct ws_pss *pss);
 
 /* An image that will not be decoded (ownership of img passes): answered rc. */
-static void image_refuse(struct ws_pss *pss, uint8_t *img, int rc)
+static void image_refuse(struct ws_pss *pss, uint8_t *img, size_t len, int rc)
 {
 	struct decode_outcome res = { .rc = rc };
 
 	free(img);
+	upload_budget_give(len);
 	metrics_inc(MC_FRAMES_REFUSED);
 	answer_image(pss, &res);
 }
@@ -239,7 +243,7 @@ static void image_submit(struct ws_pss *pss, uint8_t *img, size_t len)
 			  : decode_pool_submit(img, len, image_decoded_cb, pss, &pss->img->inflight[slot]);
 
 	if (rc)
-		image_refuse(pss, img, rc);
+		image_refuse(pss, img, len, rc);
 }
 
 static void image_decoded_cb(void *owner, const struct decode_outcome *res)
@@ -265,7 +269,7 @@ static void image_accept(struct ws_pss *pss, uint8_t *img, size_t len)
 	struct ws_images *im = pss->img ? pss->img : (pss->img = calloc(1, sizeof(*im)));
 
 	if (!im) {
-		image_refuse(pss, img, SB_ENOMEM);
+		image_refuse(pss, img, len, SB_ENOMEM);
 		return;
 	}
 	if (free_slot(im) >= 0) {
@@ -274,6 +278,7 @@ static void image_accept(struct ws_pss *pss, uint8_t *img, size_t len)
 	}
 	if (im->pending) {
 		free(im->pending);
+		upload_budget_give(im->pending_len);
 		metrics_inc(MC_FRAMES_DROPPED);
 	}
 	im->pending = img;
@@ -287,6 +292,8 @@ static void images_cancel(struct ws_pss *pss)
 		return;
 	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
 		decode_pool_cancel(pss->img->inflight[i]);
+	if (pss->img->pending)
+		upload_budget_give(pss->img->pending_len);
 	free(pss->img->pending);
 	free(pss->img);
 	pss->img = NULL;
@@ -306,9 +313,9 @@ static void on_hello_deadline(struct ws_pss *pss)
  * (16 bytes, not 46 chars), printed back the same way at add and at delete. */
 static void ip_remember(struct ws_pss *pss, struct lws *wsi)
 {
-	char text[INET6_ADDRSTRLEN] = "";
+	char text[CLIENT_IP_MAX] = "";
 
-	lws_get_peer_simple(wsi, text, sizeof(text));
+	http_client_ip(wsi, W_cfg->trusted_proxies, text); /* the upgrade's headers are still here */
 	if (inet_pton(AF_INET, text, pss->ip) == 1)
 		pss->ip_family = AF_INET;
 	else if (inet_pton(AF_INET6, text, pss->ip) == 1)
@@ -333,8 +340,8 @@ int proto_ws_upgrade_verdict(struct lws *wsi)
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws"))
 		return -1;
 	lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-	lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST);
-	if (!origin_allowed(origin, host, W_cfg->public_url, W_cfg->allowed_origins))
+	if (!http_host_allowed(wsi, host, sizeof(host)) ||
+	    !origin_allowed(origin, host, W_cfg->public_url, W_cfg->allowed_origins))
 		return HTTP_STATUS_FORBIDDEN;
 	return 0;
 }
@@ -379,8 +386,7 @@ static void on_closed(struct ws_pss *pss)
 	session_peer_detach(&pss->peer);
 	queue_free(pss);
 	images_cancel(pss);
-	free(pss->rx);
-	pss->rx = NULL;
+	rx_release(pss);
 	free(pss->close_reason);
 	pss->close_reason = NULL;
 	if (pss->ip_counted)
@@ -416,10 +422,14 @@ static void on_binary(struct ws_pss *pss)
 		metrics_inc(MC_FRAMES_REFUSED);
 		session_peer_error(&pss->peer, "invalid_request", "empty image frame", NULL);
 	} else {
-		uint8_t *img = (uint8_t *)pss->rx;
 		size_t len = pss->rx_len;
+		uint8_t *img = realloc(pss->rx, len); /* shrinks: the image keeps len bytes */
 
-		pss->rx = NULL; /* the image changes hands */
+		if (!img)
+			img = (uint8_t *)pss->rx;
+		upload_budget_give(pss->rx_cap - len); /* the image holds len of it from now */
+		pss->rx = NULL; /* the image changes hands, with its budget */
+		pss->rx_cap = 0;
 		session_touch(pss->peer.sess);
 		image_accept(pss, img, len);
 	}
@@ -453,9 +463,12 @@ static void on_text(struct ws_pss *pss, const char *buf, size_t len)
 	}
 }
 
-/* Drops the reassembly buffer: after an image it may be megabytes. */
+/* Drops the reassembly buffer: after an image it may be megabytes. A
+ * scanner's image buffer is counted in the shared budget by its capacity. */
 static void rx_release(struct ws_pss *pss)
 {
+	if (pss->rx && pss->rx_binary)
+		upload_budget_give(pss->rx_cap);
 	free(pss->rx);
 	pss->rx = NULL;
 	pss->rx_len = pss->rx_cap = 0;
@@ -485,8 +498,13 @@ static int rx_reserve(struct ws_pss *pss, size_t need, size_t max)
 		cap *= 2;
 	if (cap > max + 1)
 		cap = max + 1;
-	if (!(p = realloc(pss->rx, cap)))
+	if (pss->rx_binary && !upload_budget_take(cap - pss->rx_cap))
+		return SB_ELIMIT;
+	if (!(p = realloc(pss->rx, cap))) {
+		if (pss->rx_binary)
+			upload_budget_give(cap - pss->rx_cap);
 		return SB_ENOMEM;
+	}
 	pss->rx = p;
 	pss->rx_cap = (uint32_t)cap;
 	return 0;
@@ -494,6 +512,7 @@ static int rx_reserve(struct ws_pss *pss, size_t need, size_t max)
 
 static int append_rx(struct ws_pss *pss, const void *in, size_t len)
 {
+	int rc;
 	size_t max = pss->rx_binary ? (size_t)W_cfg->max_image_bytes : (size_t)W_cfg->max_text_frame;
 
 	if (pss->rx_len + len > max)
@@ -502,8 +521,8 @@ static int append_rx(struct ws_pss *pss, const void *in, size_t len)
 		pss->rx_len += (uint32_t)len; /* refused when whole; counted, not kept */
 		return 0;
 	}
-	if (rx_reserve(pss, pss->rx_len + len + 1, max))
-		return SB_ENOMEM;
+	if ((rc = rx_reserve(pss, pss->rx_len + len + 1, max)))
+		return rc;
 	memcpy(pss->rx + pss->rx_len, in, len);
 	pss->rx_len += (uint32_t)len;
 	return 0;
@@ -511,6 +530,8 @@ static int append_rx(struct ws_pss *pss, const void *in, size_t len)
 
 static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 {
+	int rc;
+
 	if (pss->peer.closing)
 		return;
 	if (lws_is_first_fragment(pss->wsi)) {
@@ -527,7 +548,16 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 	}
 	if (pss->rx_skip)
 		return;
-	if (append_rx(pss, in, len)) {
+	if ((rc = append_rx(pss, in, len)) == SB_ELIMIT) {
+		/* the shared image budget is spent: this frame is dropped, not the socket */
+		pss->rx_skip = true;
+		metrics_inc(MC_FRAMES_REFUSED);
+		rx_release(pss);
+		session_peer_error(&pss->peer, "busy",
+				   "too many images are being received at once; the frame was not decoded", NULL);
+		return;
+	}
+	if (rc) {
 		pss->rx_skip = true;
 		if (pss->rx_binary)
 			metrics_inc(MC_FRAMES_REFUSED);

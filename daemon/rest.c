@@ -232,11 +232,15 @@ static void h_session_delete(const struct rest_req *rq, const struct route_match
 			     struct rest_resp *rs)
 {
 	struct sess *s;
+	int rc;
 
 	if (authorize(rq, m, SB_ROLE_DESKTOP, &s, rs))
 		return;
-	session_end(s);
-	reply_empty(rs, 204);
+	/* 204 is released only after the commit (the transport waits for it) */
+	if ((rc = session_end(s)))
+		reply_err(rs, rc);
+	else
+		reply_empty(rs, 204);
 }
 
 static void h_pair_code(const struct rest_req *rq, const struct route_match *m,
@@ -246,12 +250,17 @@ static void h_pair_code(const struct rest_req *rq, const struct route_match *m,
 	int64_t exp = 0;
 	struct sess *s;
 	cJSON *o;
-	int rc;
+	int rc, retry = 1;
 
 	if (authorize(rq, m, SB_ROLE_DESKTOP, &s, rs))
 		return;
-	if ((rc = session_new_pair_code(s, code, url, &exp))) {
-		reply_err(rs, rc);
+	if ((rc = session_new_pair_code(s, code, url, &exp, &retry))) {
+		if (rc != SB_ELIMIT) {
+			reply_err(rs, rc);
+			return;
+		}
+		rest_error(rs, 429, "rate_limited", "too many pair codes for this session; retry later");
+		rs->retry_after = retry;
 		return;
 	}
 	o = cJSON_CreateObject();
@@ -546,25 +555,41 @@ static bool image_ctype(const char *ctype)
 	       (n == 9 && !strncasecmp(ctype, "image/png", n));
 }
 
-static enum rest_result h_decode(const struct rest_req *rq, const struct route_match *m,
-				 struct rest_resp *rs)
+/* What refuses a decode whatever its body: the token, then the type. */
+static bool decode_refused(const struct rest_req *rq, const struct route_match *m,
+			   struct rest_resp *rs)
 {
 	struct sess *s;
 
 	if (authorize(rq, m, SB_ROLE_SCANNER, &s, rs))
+		return true;
+	if (image_ctype(rq->ctype))
+		return false;
+	metrics_inc(MC_FRAMES_REFUSED);
+	rest_error(rs, 415, "unsupported_media_type", "Content-Type must be image/jpeg or image/png");
+	return true;
+}
+
+static enum rest_result h_decode(const struct rest_req *rq, const struct route_match *m,
+				 struct rest_resp *rs)
+{
+	if (decode_refused(rq, m, rs))
 		return REST_REPLY;
-	if (!image_ctype(rq->ctype)) {
-		metrics_inc(MC_FRAMES_REFUSED);
-		rest_error(rs, 415, "unsupported_media_type",
-			   "Content-Type must be image/jpeg or image/png");
-		return REST_REPLY;
-	}
 	if (!rq->body_len) {
 		metrics_inc(MC_FRAMES_REFUSED);
 		rest_error(rs, 400, "invalid_request", "the body is empty: send one JPEG or PNG image");
 		return REST_REPLY;
 	}
 	return REST_DECODE;
+}
+
+bool rest_refuse_before_body(const struct rest_req *rq, struct rest_resp *rs)
+{
+	struct route_match m;
+
+	if (rest_route_match(rq->method, rq->path, &m) || m.route != RR_DECODE)
+		return false;
+	return decode_refused(rq, &m, rs);
 }
 
 static void reply_decoded(const struct decode_outcome *res, struct rest_resp *rs)
@@ -593,7 +618,8 @@ void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs)
 		rest_error(rs, 415, "unsupported_media_type", "the body is neither a JPEG nor a PNG image");
 		break;
 	case SB_ETOOBIG:
-		rest_error(rs, 413, "too_large", "the image is too large: over max_image_megapixels");
+		rest_error(rs, 413, "too_large", "the image is too large to decode: over max_image_megapixels,"
+			   " max_image_side, 100 scans or the memory per image");
 		break;
 	case SB_EINVAL:
 		rest_error(rs, 400, "invalid_request", "the image is corrupt or truncated");
@@ -652,6 +678,7 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 		rest_error(rs, 404, "not_found", "no such resource");
 		return REST_REPLY;
 	}
+	session_lock_hit(); /* from here on: did this request meet the write lock? */
 	switch (m.route) {
 	case RR_SESSIONS_CREATE: h_create(rq, rs); break;
 	case RR_SESSION_GET: h_session_get(rq, &m, rs); break;
@@ -668,5 +695,5 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 	case RR_METRICS: h_metrics(rs); break;
 	case RR_COUNT: break;
 	}
-	return REST_REPLY;
+	return session_lock_hit() ? REST_LOCKED : REST_REPLY;
 }

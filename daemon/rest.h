@@ -42,7 +42,7 @@ struct rest_poll {
 	int wait_ms;                /* how long to park, set by rest_dispatch */
 };
 
-enum rest_result { REST_REPLY = 0, REST_PARKED = 1, REST_DECODE = 2 };
+enum rest_result { REST_REPLY = 0, REST_PARKED = 1, REST_DECODE = 2, REST_LOCKED = 3 };
 
 void rest_init(const struct sb_config *cfg, struct store *st);
 
@@ -50,9 +50,17 @@ void rest_init(const struct sb_config *cfg, struct store *st);
  * for the commit when session_batch_open()). REST_PARKED: lp->w is parked on
  * the session; the transport calls rest_poll_finish when lp->w.done fires or its
  * own timer of lp->wait_ms ends (after session_waiter_cancel). REST_DECODE: see
- * rest_decode_finish. */
+ * rest_decode_finish. REST_LOCKED: its write met the database's write lock;
+ * nothing was changed: queue the request with session_wait_lock and dispatch it
+ * again (after rest_resp_clear) when that waiter is done with rc 0, else answer
+ * 503 `unavailable`. */
 enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 			       struct rest_poll *lp);
+/* Called when a request's headers are in and before its body is read: true
+ * (and *rs is the answer) when the request is refused whatever its body would
+ * be, so that an unauthorised upload is never buffered (POST /decode without
+ * a scanner token or with a non-image Content-Type). */
+bool rest_refuse_before_body(const struct rest_req *rq, struct rest_resp *rs);
 /* REST_DECODE (POST /decode, authorized, image type, non-empty body): the
  * transport hands the body to decode_pool_submit() and answers with
  * rest_decode_finish() when the job is done — or at once, with only res->rc

@@ -19,9 +19,10 @@
 #include <libwebsockets.h>
 
 #include "auth.h"
+#include "client_ip.h"
 #include "clock.h"
+#include "datadir.h"
 #include "decode_pool.h"
-#include "header_overflow.h"
 #include "log.h"
 #include "proto_http.h"
 #include "ratelimit.h"
@@ -30,6 +31,7 @@
 #include "server.h"
 #include "session.h"
 #include "store.h"
+#include "upload_budget.h"
 
 #define DB_FILE "scanbridge.db"
 /* lws mallocs this per connection. Scans and acks (~110-150 bytes) arrive
@@ -41,6 +43,9 @@
  * is 0, buffering the rest at some cost and reporting the pipe choked: a
  * desktop's ~250-byte scan messages then went out one per WRITEABLE pass. */
 #define WS_TX_PACKET 65536
+/* An HTTP answer goes out in one write (proto_http.c); lws would otherwise
+ * cut every send at 4 KiB and hold the rest itself. */
+#define HTTP_TX_PACKET (1024 * 1024)
 #define DRAIN_MS 1000
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -52,6 +57,7 @@ static struct {
 	struct lws_context *ctx;
 	struct store *st;
 	struct auth *auth;
+	int lock_fd;            /* datadir_lock: held until teardown */
 	lws_sorted_usec_list_t cleanup_sul;
 	char web_root[PATH_MAX + 128];
 } D;
@@ -127,6 +133,27 @@ static void schedule_flush(void)
 	flush_wanted = true;
 }
 
+/* Writes that met another process's database write lock are retried from
+ * this timer, never waited for on the loop (session.h). */
+static lws_sorted_usec_list_t lock_sul;
+
+static void lock_retry_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	session_lock_retry();
+	/* lws runs timers before it polls, and the poll may sleep long: the
+	 * batch the retry opened is committed now, not after the next event */
+	if (flush_wanted) {
+		flush_wanted = false;
+		session_flush();
+	}
+}
+
+static void arm_lock_retry(int64_t ms)
+{
+	lws_sul_schedule(D.ctx, 0, &lock_sul, lock_retry_cb, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
 static void cleanup_cb(lws_sorted_usec_list_t *sul)
 {
 	session_cleanup();
@@ -137,16 +164,23 @@ static void cleanup_cb(lws_sorted_usec_list_t *sul)
 
 /* ---- start-up ---- */
 
+/* Checks the data dir and locks it before anything in it is opened: a second
+ * daemon must not even migrate or checkpoint the first one's database. Then
+ * makes database files left open to group/other by older versions private
+ * (new ones are created 0600 under the umask; SQLite gives -wal and -shm the
+ * database file's mode). */
 static int open_data_dir(const char *dir)
 {
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		log_error("cannot create the data dir", "dir=\"%s\" err=\"%s\"", dir, strerror(errno));
-		return SB_EIO;
-	}
-	if (access(dir, R_OK | W_OK | X_OK)) {
-		log_error("the data dir is not writable", "dir=\"%s\" err=\"%s\"", dir, strerror(errno));
-		return SB_EIO;
-	}
+	static const char *const db_files[] = { DB_FILE, DB_FILE "-wal", DB_FILE "-shm" };
+	int rc;
+
+	if ((rc = datadir_check(dir)))
+		return rc;
+	if ((D.lock_fd = datadir_lock(dir)) < 0)
+		return D.lock_fd;
+	for (size_t i = 0; i < sizeof db_files / sizeof db_files[0]; i++)
+		if ((rc = datadir_tighten(dir, db_files[i])))
+			return rc;
 	return 0;
 }
 
@@ -191,7 +225,7 @@ static void find_web_root(void)
 /* ---- libwebsockets ---- */
 
 static struct lws_protocols protocols[] = {
-	{ "http", proto_http_callback, 0, 0, 0, NULL, 0 },
+	{ "http", proto_http_callback, 0, 0, 0, NULL, HTTP_TX_PACKET },
 	{ "scanbridge.v1", proto_ws_callback, 0, WS_RX_BUFFER, 0, NULL, WS_TX_PACKET },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
@@ -212,7 +246,7 @@ static const struct lws_protocol_vhost_options hdr_nosniff = {
 	&hdr_frame, NULL, "x-content-type-options:", "nosniff" };
 static const struct lws_protocol_vhost_options hdr_csp = {
 	&hdr_nosniff, NULL, "content-security-policy:",
-	"default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; "
+	"default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
 	"media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
 	"frame-ancestors 'none'" };
 
@@ -270,7 +304,6 @@ static int create_context(void)
 	info.timeout_secs = 10;
 	/* Held only while a request's headers are parsed, not per connection. */
 	info.max_http_header_data = (unsigned short)D.cfg->max_header_bytes;
-	header_overflow_init(&hdr_csp, D.cfg->max_header_bytes);
 	info.retry_and_idle_policy = &idle_policy;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
@@ -281,6 +314,19 @@ static int create_context(void)
 		return SB_EIO;
 	}
 	return 0;
+}
+
+/* trusted_proxies must be addresses or CIDR blocks: a typo would silently
+ * leave every client behind the proxy sharing one per-IP budget. */
+static int check_proxies(const struct sb_config *cfg)
+{
+	char bad[64], q[160];
+
+	if (!client_ip_check_list(cfg->trusted_proxies, bad, sizeof(bad)))
+		return 0;
+	log_error("trusted_proxies: not an address or CIDR block", "entry=%s",
+		  log_quote(q, sizeof(q), bad));
+	return SB_ECONFIG;
 }
 
 /* ---- run ---- */
@@ -338,11 +384,11 @@ static void teardown(void)
 	if (D.ctx)
 		lws_context_destroy(D.ctx); /* owners cancel their jobs as they close */
 	decode_pool_free();
-	header_overflow_shutdown();
 	session_shutdown();
 	iplimit_reset();
 	store_close(D.st);
 	auth_close(D.auth);
+	datadir_unlock(D.lock_fd); /* last: the database is closed */
 	memset(&D, 0, sizeof(D));
 }
 
@@ -353,6 +399,10 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	D.cfg = cfg;
 	D.argc = argc;
 	D.argv = argv;
+	D.lock_fd = -1;
+	/* Everything the daemon creates (database, -wal, -shm, secret, lock
+	 * file) is for its user only; SQLite creates files 0644 otherwise. */
+	umask(077);
 	block_signals();
 	find_web_root();
 	if ((rc = open_state()))
@@ -361,7 +411,12 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 		log_error("cannot load the sessions from the database", NULL);
 		goto out;
 	}
+	session_set_timer(arm_lock_retry);
 	rest_init(cfg, D.st);
+	if ((rc = check_proxies(cfg)))
+		goto out;
+	upload_budget_init((size_t)(cfg->max_image_bytes_buffered > cfg->max_image_bytes
+				    ? cfg->max_image_bytes_buffered : cfg->max_image_bytes));
 	proto_http_set_config(cfg);
 	proto_ws_set_config(cfg);
 	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)) ||

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* Host header allow-list (DNS rebinding); see hostcheck.h. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "hostcheck.h"
+#include "sb_err.h"
+
+#define REREAD_MS 1000
+
+/* The name part of a Host value, lower case, without port or IPv6 brackets.
+ * False when it does not fit or is malformed: brackets around anything but an
+ * IPv6 literal, or a port that is not 0-5 digits ("localhost:80x", and an
+ * unbracketed "::1", whose "port" would be ":1"). */
+static bool host_name(const char *host, size_t len, char out[HOSTCHECK_NAME_MAX])
+{
+	const char *end = host + len, *name_end, *port;
+	bool bracketed = len && host[0] == '[';
+	size_t n;
+
+	if (bracketed) {
+		const char *br = memchr(host, ']', len);
+
+		if (!br)
+			return false;
+		host++;
+		name_end = br;
+		port = br + 1;
+	} else {
+		const char *colon = memchr(host, ':', len);
+
+		name_end = port = colon ? colon : end;
+	}
+	if (port < end) {
+		if (*port++ != ':' || end - port > 5)
+			return false;
+		for (const char *d = port; d < end; d++)
+			if (*d < '0' || *d > '9')
+				return false;
+	}
+	n = (size_t)(name_end - host);
+	if (!n || n >= HOSTCHECK_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)((host[i] >= 'A' && host[i] <= 'Z') ? host[i] + 32 : host[i]);
+	out[n] = '\0';
+	if (bracketed) {
+		unsigned char a6[16];
+
+		return inet_pton(AF_INET6, out, a6) == 1;
+	}
+	if (n > 1 && out[n - 1] == '.')
+		out[n - 1] = '\0'; /* "box.local." is box.local */
+	return true;
+}
+
+/* name as a 16-byte address (IPv4 v4-mapped); false when it is not one. */
+static bool as_addr(const char *name, unsigned char out[16])
+{
+	struct in_addr v4;
+
+	if (inet_pton(AF_INET6, name, out) == 1)
+		return true;
+	if (inet_pton(AF_INET, name, &v4) != 1)
+		return false;
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, &v4, 4);
+	return true;
+}
+
+/* Whether two names (from host_name) are the same: addresses by value, so
+ * "2001:db8:0::9" in allowed_hosts is the [2001:db8::9] a browser sends. */
+static bool same_name(const char *a, const char *b)
+{
+	unsigned char aa[16], ba[16];
+
+	if (!strcmp(a, b))
+		return true;
+	return as_addr(a, aa) && as_addr(b, ba) && !memcmp(aa, ba, 16);
+}
+
+static bool is_loopback(const char *name, const unsigned char *addr)
+{
+	static const unsigned char v6_loop[16] = { [15] = 1 };
+	size_t n = strlen(name);
+
+	if (!strcmp(name, "localhost") || (n > 10 && !strcmp(name + n - 10, ".localhost")))
+		return true;
+	if (!addr)
+		return false;
+	return !memcmp(addr, v6_loop, 16) ||
+	       (addr[10] == 0xff && addr[11] == 0xff && addr[12] == 127 && !memcmp(addr, v6_loop, 10));
+}
+
+/* Whether name is the host of url ("scheme://host[:port][/...]"). */
+static bool is_url_host(const char *name, const char *url)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	char uh[HOSTCHECK_NAME_MAX];
+	size_t n;
+
+	if (!p)
+		return false;
+	p += 3;
+	n = strcspn(p, "/?#");
+	for (size_t i = n; i-- > 0;)
+		if (p[i] == '@') { /* "http://user@box.lan/": the host is box.lan */
+			n -= i + 1;
+			p += i + 1;
+			break;
+		}
+	return host_name(p, n, uh) && same_name(uh, name);
+}
+
+/* Whether name is in list; with name NULL, whether list has the "*" entry. */
+static bool is_listed(const char *name, const char *list)
+{
+	const char *p = list;
+	char entry[HOSTCHECK_NAME_MAX];
+
+	while (p && *p) {
+		size_t n;
+
+		p += strspn(p, " ,\t");
+		n = strcspn(p, " ,\t");
+		if (n == 1 && *p == '*')
+			return true;
+		if (n && name && host_name(p, n, entry) && same_name(entry, name))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* Whether name is h's first k bytes followed by ".local". */
+static bool is_dot_local(const char *name, const char *h, size_t k)
+{
+	return k && !strncmp(name, h, k) && !strcmp(name + k, ".local");
+}
+
+static bool is_box(const char *name, const unsigned char *addr, const struct box_names *b)
+{
+	size_t hn = strlen(b->hostname);
+
+	/* mDNS (avahi) publishes the first label: box.example.com is box.local */
+	if (hn && (!strcmp(name, b->hostname) || is_dot_local(name, b->hostname, hn) ||
+		   is_dot_local(name, b->hostname, strcspn(b->hostname, "."))))
+		return true;
+	for (int i = 0; addr && i < b->n_addr; i++)
+		if (!memcmp(addr, b->addr[i], 16))
+			return true;
+	return false;
+}
+
+bool hostcheck_match(const char *host, const struct box_names *names,
+		     const char *public_url, const char *allowed_hosts)
+{
+	char name[HOSTCHECK_NAME_MAX];
+	unsigned char addr[16];
+	bool numeric;
+
+	if (!host || !*host || is_listed(NULL, allowed_hosts))
+		return true; /* "*": any Host, even one that does not parse */
+	if (!host_name(host, strlen(host), name))
+		return false;
+	numeric = as_addr(name, addr);
+	return is_loopback(name, numeric ? addr : NULL) || is_url_host(name, public_url) ||
+	       is_listed(name, allowed_hosts) || is_box(name, numeric ? addr : NULL, names);
+}
+
+static void add_addr(struct box_names *b, const struct sockaddr *sa)
+{
+	unsigned char *out;
+
+	if (!sa || b->n_addr >= HOSTCHECK_MAX_ADDRS)
+		return;
+	out = b->addr[b->n_addr];
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	} else if (sa->sa_family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else {
+		return;
+	}
+	b->n_addr++;
+}
+
+int box_names_read(struct box_names *names)
+{
+	struct ifaddrs *ifs = NULL;
+	char hn[HOSTCHECK_NAME_MAX] = "";
+	int rc = 0;
+
+	memset(names, 0, sizeof(*names));
+	if (gethostname(hn, sizeof(hn) - 1) || !host_name(hn, strlen(hn), names->hostname))
+		rc = SB_EIO;
+	if (getifaddrs(&ifs))
+		return SB_EIO;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
+		add_addr(names, i->ifa_addr);
+	freeifaddrs(ifs);
+	return rc;
+}
+
+bool hostcheck_allowed(const char *host, const char *public_url, const char *allowed_hosts)
+{
+	static struct box_names names;
+	static int64_t read_at;
+	static bool have;
+	int64_t now;
+
+	if (!have || !hostcheck_match(host, &names, public_url, allowed_hosts)) {
+		now = clock_mono_ms();
+		if (have && now - read_at < REREAD_MS)
+			return false;
+		box_names_read(&names);
+		read_at = now;
+		have = true;
+		return hostcheck_match(host, &names, public_url, allowed_hosts);
+	}
+	return true;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Which Host names the daemon answers to: the defence against DNS rebinding.
+ * A page on evil.example whose name is re-pointed at the box's address sends
+ * `Host: evil.example` (and `Origin: http://evil.example`, which the origin
+ * check alone would take for the box's own): such requests are refused.
+ *
+ * Allowed: public_url's host; localhost, *.localhost and loopback addresses;
+ * the box's host name and <hostname>.local (for a host name with a domain,
+ * also <first label>.local, the name mDNS publishes); every address of the
+ * box's interfaces; the names in allowed_hosts ("*" = any Host at all). A
+ * malformed Host (brackets around anything but an IPv6 literal, a port that
+ * is not digits, over 255 bytes) matches nothing but "*". The port is not
+ * compared: a rebinding attack changes the name, and a reverse proxy may
+ * listen on another port. A request without Host (HTTP/1.0) is not from a
+ * browser and passes. */
+#ifndef SB_HOSTCHECK_H
+#define SB_HOSTCHECK_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HOSTCHECK_MAX_ADDRS 32
+#define HOSTCHECK_NAME_MAX 256
+
+/* What the box is called: refreshed from the system, or set by tests. */
+struct box_names {
+	char hostname[HOSTCHECK_NAME_MAX];      /* lower case, "" if unknown */
+	unsigned char addr[HOSTCHECK_MAX_ADDRS][16]; /* IPv4 as v4-mapped IPv6 */
+	int n_addr;
+};
+
+/* Fills names from gethostname(2) and getifaddrs(3). Returns 0 or SB_EIO
+ * (names then holds what could be read). */
+int box_names_read(struct box_names *names);
+
+/* Pure: whether `host` (a Host header value: name, IPv4, or [IPv6], with an
+ * optional :port) is one of the box's names. NULL or "" host: true. */
+bool hostcheck_match(const char *host, const struct box_names *names,
+		     const char *public_url, const char *allowed_hosts);
+
+/* The daemon's check, with the box's names cached. An unknown name re-reads
+ * them (at most once a second), so a new DHCP address or a renamed box is
+ * picked up without a restart. */
+bool hostcheck_allowed(const char *host, const char *public_url, const char *allowed_hosts);
+
+#endif
