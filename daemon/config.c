@@ -142,9 +142,6 @@ static const struct option_def options[] = {
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-static const char *const durability_names[] = { "normal", "full", NULL };
-static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
-
 /* ---- small helpers ------------------------------------------------------ */
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -164,17 +161,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 static const char *const *enum_names(enum opt_type t)
 {
-	return t == OPT_DURABILITY ? durability_names : log_level_names;
-}
-
-const char *config_durability_name(enum sb_durability d)
-{
-	return (unsigned)d <= SB_DURABILITY_FULL ? durability_names[d] : "?";
-}
-
-const char *config_log_level_name(enum sb_log_level l)
-{
-	return (unsigned)l <= SB_LOG_DEBUG ? log_level_names[l] : "?";
+	return t == OPT_DURABILITY ? store_durability_names : log_level_names;
 }
 
 static const struct option_def *find_option(const char *key)

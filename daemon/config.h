@@ -9,10 +9,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "log.h"   /* enum sb_log_level */
+#include "store.h" /* enum sb_durability */
+
 #define SB_DEFAULT_CONFIG_FILE "/etc/scanbridge/scanbridge.conf"
 
-enum sb_durability { SB_DURABILITY_NORMAL = 0, SB_DURABILITY_FULL = 1 };
-enum sb_log_level { SB_LOG_ERROR = 0, SB_LOG_WARN, SB_LOG_INFO, SB_LOG_DEBUG };
 
 struct sb_config {
 	/* network */
@@ -94,7 +95,5 @@ void config_print_help(FILE *out, const char *argv0);
 void config_print_example(FILE *out);   /* etc/scanbridge.conf.example */
 void config_print_markdown(FILE *out);  /* docs/configuration.md */
 
-const char *config_durability_name(enum sb_durability d);
-const char *config_log_level_name(enum sb_log_level l);
 
 #endif

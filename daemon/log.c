@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <libwebsockets.h>
 
 #define LINE_MAX_BYTES 2048
+
+const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
 
 static _Atomic int log_level_ = SB_LOG_INFO;
 static atomic_bool lws_routed_;
@@ -26,6 +29,11 @@ void log_set_level(enum sb_log_level level)
 	atomic_store(&log_level_, (int)level);
 	if (atomic_load(&lws_routed_))
 		apply_lws_level();
+}
+
+const char *log_level_name(enum sb_log_level l)
+{
+	return (unsigned)l <= SB_LOG_DEBUG ? log_level_names[l] : "?";
 }
 
 enum sb_log_level log_get_level(void)
@@ -115,7 +123,7 @@ void log_emit(enum sb_log_level level, const char *msg, const char *kv_fmt, ...)
 	log_quote(qmsg, sizeof qmsg, msg);
 	/* each snprintf may use the last byte for its NUL; '\n' replaces it */
 	n = advance(0, snprintf(line, sizeof line, "ts=%s level=%s msg=%s", ts,
-				config_log_level_name(level), qmsg), cap);
+				log_level_name(level), qmsg), cap);
 	if (kv_fmt && *kv_fmt && n < cap) {
 		line[n++] = ' ';
 		va_start(ap, kv_fmt);

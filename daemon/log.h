@@ -4,7 +4,15 @@
  * libwebsockets' own log is routed through here. Never log tokens or pair codes. */
 #ifndef SB_LOG_H
 #define SB_LOG_H
-#include "config.h"
+#include <stddef.h>
+
+enum sb_log_level { SB_LOG_ERROR = 0, SB_LOG_WARN, SB_LOG_INFO, SB_LOG_DEBUG };
+
+/* The levels' names, by value, then NULL ("error" ... "debug"): what the
+ * config file and the log lines say. */
+extern const char *const log_level_names[];
+/* The name of l, or "?" for a value out of range. */
+const char *log_level_name(enum sb_log_level l);
 
 void log_set_level(enum sb_log_level level);
 enum sb_log_level log_get_level(void);

@@ -486,6 +486,13 @@ int store_schema_version(void)
 	return store_migration_count;
 }
 
+const char *const store_durability_names[] = { "normal", "full", NULL };
+
+const char *store_durability_name(enum sb_durability d)
+{
+	return (unsigned)d <= SB_DURABILITY_FULL ? store_durability_names[d] : "?";
+}
+
 /* SQLite refuses to change synchronous inside a transaction: then the change
  * waits for the batch to end (apply_pending_sync). */
 int store_set_durability(struct store *st, enum sb_durability d)

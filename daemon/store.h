@@ -8,8 +8,16 @@
 #define SB_STORE_H
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
 #include "message.h"
+
+/* How a COMMIT reaches the disk: normal (PRAGMA synchronous=NORMAL) survives a
+ * killed process, full (FULL, an fsync per commit) also a power cut. */
+enum sb_durability { SB_DURABILITY_NORMAL = 0, SB_DURABILITY_FULL = 1 };
+
+/* The modes' names, by value, then NULL ("normal", "full"). */
+extern const char *const store_durability_names[];
+/* The name of d, or "?" for a value out of range. */
+const char *store_durability_name(enum sb_durability d);
 
 struct store;
 

@@ -174,8 +174,8 @@ static void test_defaults_raw(void)
 	CHECK_STR(c.public_url, "");
 	CHECK_EQ_INT(c.port, 8080);
 	CHECK_STR(c.config_file, "");
-	CHECK_STR(config_durability_name(SB_DURABILITY_FULL), "full");
-	CHECK_STR(config_log_level_name(SB_LOG_WARN), "warn");
+	CHECK_STR(store_durability_name(SB_DURABILITY_FULL), "full");
+	CHECK_STR(log_level_name(SB_LOG_WARN), "warn");
 }
 
 /* Without -c the default file is read only if it exists. */
