@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for daemon/decode.cpp and daemon/image.c: encode -> decode round
+/* Unit tests for daemon/decode/decode.cpp and daemon/decode/image.c: encode -> decode round
  * trips for every format ZXing can write (raw gray, through PNG and through
  * JPEG), inverted images, format filters, and every hostile input the upload
  * path must refuse with its documented error and no crash: each truncation of
