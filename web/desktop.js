@@ -1,7 +1,7 @@
 // Desktop POS page (served at /): opens a session (or resumes this tab's one
 // after a reload), shows the pairing QR, the scanners and the live scan list.
 // Built on the embeddable client; everything it shows comes from its events.
-import { ScanBridgeClient } from '/client/scanbridge.js';
+import { ScanBridgeClient, backoffDelay } from '/client/scanbridge.js';
 import { beep, copyText, el, fmtLatency, fmtTime, load, save } from '/desktop-util.js';
 
 // sessionStorage (per tab, survives reloads). The client keeps the session
@@ -16,7 +16,7 @@ const SOUND_KEY = 'scanbridge.sound';
 const MAX_SCANS = 500;
 const CODE_REFRESH_MS = 5 * 60 * 1000;   // rotate a pair code whose expiry we do not know
 const CODE_MARGIN_MS = 60 * 1000;        // rotate this long before a known expiry
-const RETRY_MIN_MS = 1000;
+const RETRY_MIN_MS = 1000;                // opening the session: the client's backoff, from 1 s
 const RETRY_MAX_MS = 30000;
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -426,8 +426,7 @@ async function start(attempt = 0) {
     if (!code || /^http_5|^unavailable$|^busy$|^rate_limited$/.test(code)) {
       // The box is unreachable or busy: keep trying, like the socket does.
       setState('offline');
-      retryTimer = setTimeout(() => start(attempt + 1),
-        Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2));
+      retryTimer = setTimeout(() => start(attempt + 1), backoffDelay(attempt, RETRY_MIN_MS, RETRY_MAX_MS));
       return;
     }
     setState('ended');

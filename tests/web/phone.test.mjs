@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: MIT
 // Unit tests of the phone page's pure logic (web/phone/core.mjs) and its
-// in-memory outbox store: ids, backoff, the repeated-detection window, outbox
-// state transitions, frame pacing, the send bucket, texts.
+// in-memory outbox store: ids, the repeated-detection window, outbox state
+// transitions, the send bucket, texts. The connection (backoff, ping,
+// half-open detection, close codes, frame pacing) is the client's scanner
+// side: scanner.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as core from '../../web/phone/core.mjs';
 import { MemoryStore, openStore } from '../../web/phone/store.mjs';
 
 const {
-  makeId, isValidId, backoffDelay, RepeatFilter, formatFromDetector, guessFormat, codeProblem,
+  makeId, isValidId, RepeatFilter, formatFromDetector, guessFormat, codeProblem,
   cleanManual, newItem, isOpen, undeliveredCount, applyAck, applyDeliveredUpTo, applyDelivered,
-  applyError, adoptSession, trimItems, toSend, closeReason, pairFailure, cameraUnavailableReason,
-  cameraErrorText, fitWithin, FramePacer, TokenBucket, pairCodeFromHash,
+  applyError, adoptSession, trimItems, toSend, endText, pairFailure, cameraUnavailableReason,
+  cameraErrorText, fitWithin, TokenBucket, pairCodeFromHash,
 } = core;
 
 test('ids: 22 chars of the protocol alphabet, from getRandomValues, unique', () => {
@@ -43,22 +45,9 @@ test('ids do not need crypto.randomUUID (plain-HTTP pages lack it)', () => {
   }
 });
 
-test('backoff: exponential with equal jitter, capped', () => {
-  assert.equal(backoffDelay(0, () => 0), 250);
-  assert.equal(backoffDelay(0, () => 0.999999), 500);
-  assert.equal(backoffDelay(1, () => 0), 500);
-  assert.equal(backoffDelay(3, () => 0), 2000);
-  for (let a = 0; a < 40; a++) {
-    const lo = backoffDelay(a, () => 0);
-    const hi = backoffDelay(a, () => 0.999999);
-    assert.ok(lo >= 250 && hi <= 30000, `attempt ${a}: ${lo}..${hi}`);
-    assert.ok(hi - lo >= lo - 1, 'half of the delay is random');
-  }
-  assert.equal(backoffDelay(100, () => 0), 15000);
-  assert.equal(backoffDelay(-1, () => 0), 250);
-  // Jitter spreads a crowd: 100 phones get many different delays.
-  const delays = new Set(Array.from({ length: 100 }, () => backoffDelay(4)));
-  assert.ok(delays.size > 50);
+test('one backoff: the phone has no copy of its own (it is the client\'s)', () => {
+  assert.equal(core.backoffDelay, undefined);
+  assert.equal(core.FramePacer, undefined, 'frame pacing is the client\'s too');
 });
 
 test('repeat filter: the same code held in view is one scan', () => {
@@ -192,12 +181,13 @@ test('outbox: trimming drops the oldest finished items, never open ones', () => 
   assert.deepEqual(trimItems(items, 20), []);
 });
 
-test('close codes and pairing failures have texts', () => {
-  assert.match(closeReason(4003), /removed/);
-  assert.match(closeReason(4004), /ended/);
-  assert.match(closeReason(4001), /no longer paired/);
-  assert.equal(closeReason(1006), null);
-  assert.equal(closeReason(1001), null);
+test('end reasons (from close codes) and pairing failures have texts', () => {
+  assert.match(endText('kicked'), /removed/);          // 4003
+  assert.match(endText('deleted'), /ended/);           // 4004, session_ended
+  assert.match(endText('expired'), /ended/);           // 4004, session_expired
+  assert.match(endText('unauthorized'), /no longer paired/); // 4001
+  assert.equal(endText('closed'), null);
+  assert.equal(endText(undefined), null);
   assert.match(pairFailure('pair_code_invalid'), /used or expired/);
   assert.match(pairFailure('session_full'), /maximum/);
   assert.match(pairFailure('weird', 'boom'), /boom/);
@@ -222,30 +212,6 @@ test('frames are downscaled, never upscaled', () => {
   assert.deepEqual(fitWithin(640, 480, 960), { width: 640, height: 480 });
   assert.deepEqual(fitWithin(0, 480, 960), { width: 0, height: 0 });
   assert.deepEqual(fitWithin(4000, 3, 960), { width: 960, height: 1 });
-});
-
-test('frame pacer: a few per second, at most 2 unanswered, lost answers forgotten', () => {
-  const p = new FramePacer({ intervalMs: 250, maxInFlight: 2, timeoutMs: 4000 });
-  assert.ok(p.ready(0));
-  p.sent(0);
-  assert.ok(!p.ready(100), 'interval');
-  assert.ok(p.ready(250));
-  p.sent(250);
-  assert.ok(!p.ready(600), 'two in flight');
-  p.answered();
-  assert.ok(p.ready(600));
-  p.sent(600);
-  assert.ok(!p.ready(1000));
-  // The daemon drops stale frames without an answer: they time out.
-  assert.ok(p.ready(4300));
-  p.reset();
-  assert.equal(p.pending.length, 0);
-  assert.ok(p.ready(0));
-  // Count sends over 10 s with instant answers: ≤ 4/s.
-  const q = new FramePacer();
-  let n = 0;
-  for (let t = 0; t < 10000; t += 10) if (q.ready(t)) { q.sent(t); q.answered(); n++; }
-  assert.ok(n <= 40 && n >= 35, String(n));
 });
 
 test('token bucket keeps resends under the daemon allowance', () => {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Types of the scanbridge embeddable client: /client/scanbridge.js (ES module)
+// Types of the scanbridge embeddable client (desktop side ScanBridgeClient,
+// scanner side ScanBridgeScanner): /client/scanbridge.js (ES module)
 // and, as `window.ScanBridge`, /client/scanbridge.global.js. Guide and
 // reference: docs/embedding.md.
 
@@ -146,6 +147,135 @@ export class ScanBridgeClient extends EventTarget {
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
+// --- scanner side -------------------------------------------------------------
+
+export type ScannerState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'offline' | 'ended';
+
+/** What POST /api/v1/pair answers. */
+export interface ScannerCredentials {
+  session: string;
+  scanner: string;
+  scanner_token: string;
+  expires_at: number;
+}
+
+export interface ScannerWelcome {
+  type: 'welcome';
+  role: 'scanner';
+  session: string;
+  scanner: string;
+  last_seq: number;
+  delivered_seq: number;
+  expires_at: number;
+}
+
+export interface DecodedCode {
+  code: string;
+  format: string;
+}
+
+export interface ScannerErrorDetail {
+  /** A protocol error code: invalid_request, invalid_check_digit, rate_limited, busy, unsupported_media_type, unavailable. */
+  code: string;
+  message: string;
+  /** Set when the error answers a scan (that scan is no longer in flight). */
+  id?: string;
+  /** True when the error answers an image frame. */
+  image?: boolean;
+}
+
+export interface ScanBridgeScannerEventMap {
+  state: CustomEvent<ScannerState>;
+  welcome: CustomEvent<ScannerWelcome>;
+  ack: CustomEvent<{ id: string; seq: number; duplicate: boolean }>;
+  delivered: CustomEvent<{ id: string; seq: number }>;
+  decoded: CustomEvent<{ codes: DecodedCode[]; ms: number }>;
+  error: CustomEvent<ScannerErrorDetail>;
+  ended: CustomEvent<{ reason: EndReason }>;
+}
+
+export interface ScanBridgeScannerEnv extends Omit<ScanBridgeEnv, 'storage'> {
+  /** Clock, ms (default Date.now). */
+  now?: () => number;
+  /** Where 'online' / 'offline' are listened to (default window); null: not at all. */
+  window?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'> | null;
+  /** Where 'visibilitychange' is listened to (default document). */
+  document?: (Pick<EventTarget, 'addEventListener' | 'removeEventListener'> & { hidden?: boolean }) | null;
+  /** navigator.onLine false: wait for 'online' instead of backing off. */
+  navigator?: { onLine?: boolean } | null;
+}
+
+export interface ScanBridgeScannerOptions {
+  /** The scanner token from pairing (required). */
+  scanner_token: string;
+  /** Daemon base URL; default: the page's origin. */
+  base?: string;
+  session?: string;
+  scanner?: string;
+  /** Reconnect backoff: first delay and cap, ms. Defaults 500 and 30000. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** A socket not welcomed within this counts as failed, ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** A scan or ping unanswered this long (nothing received meanwhile) drops the socket, ms. Default 10000. */
+  answerMs?: number;
+  /** Nothing received this long drops the socket, ms. Default 70000. */
+  silenceMs?: number;
+  /** How often the two above are checked, ms. Default 2500. */
+  watchdogMs?: number;
+  /** Offline (navigator.onLine false): retry this often until 'online', ms. Default 30000. */
+  offlineRetryMs?: number;
+  /** Image frames unanswered at a time. Default 2 (the daemon's per-connection limit). */
+  maxImagesInFlight?: number;
+  /** At most one image frame this often, ms. Default 250. */
+  imageIntervalMs?: number;
+  /** An unanswered image frame is forgotten after this, ms (the daemon may drop it silently). Default 4000. */
+  imageTimeoutMs?: number;
+  /** Follow online/offline and visibility changes. Default true. */
+  watchNetwork?: boolean;
+  env?: ScanBridgeScannerEnv;
+}
+
+export class ScanBridgeScanner extends EventTarget {
+  /** POST /api/v1/pair: trade a pair code for a scanner token. */
+  static pair(opts: { pair_code: string; name?: string; base?: string; env?: ScanBridgeScannerEnv }): Promise<ScannerCredentials>;
+  constructor(opts: ScanBridgeScannerOptions);
+  readonly base: string;
+  token: string | null;
+  session: string | null;
+  /** This scanner's id. */
+  scanner: string | null;
+  state: ScannerState;
+  endReason: EndReason | null;
+  /** Every seq ≤ this is delivered (welcome.delivered_seq, then live `delivered`). */
+  deliveredSeq: number;
+  expiresAt: number | null;
+  /** Ids of scans sent on this connection and not yet answered. */
+  readonly inFlight: ReadonlySet<string>;
+  /** Welcomed: sendScan and sendImage work. */
+  readonly live: boolean;
+
+  open(): this;
+  reconnect(): void;
+  ping(): boolean;
+  sendScan(scan: { id: string; code: string; format?: string; scanned_at?: number | null }): boolean;
+  canSendImage(): boolean;
+  sendImage(image: Blob | ArrayBuffer | ArrayBufferView): boolean;
+  decode(image: Blob, type?: string): Promise<{ codes: DecodedCode[]; ms: number }>;
+  close(): void;
+
+  addEventListener<K extends keyof ScanBridgeScannerEventMap>(type: K, listener: (ev: ScanBridgeScannerEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ScanBridgeScannerEventMap>(type: K, listener: (ev: ScanBridgeScannerEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** `new ScanBridgeScanner(opts).open()`. */
+export function connectScanner(opts: ScanBridgeScannerOptions): ScanBridgeScanner;
+
+/** The application ping interval of both sides, ms (30000). */
+export const PING_MS: number;
+
 /** Retry delay for attempt n (0-based): min·2ⁿ capped at max, uniform in [cap/2, cap]. */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random?: () => number): number;
 export const version: string;
@@ -155,8 +285,11 @@ declare global {
   interface Window {
     ScanBridge: {
       ScanBridgeClient: typeof ScanBridgeClient;
+      ScanBridgeScanner: typeof ScanBridgeScanner;
+      connectScanner: typeof connectScanner;
       ScanBridgeError: typeof ScanBridgeError;
       backoffDelay: typeof backoffDelay;
+      PING_MS: number;
       version: string;
     };
   }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
-// scanbridge embeddable client (desktop side of protocol v1, docs/protocol.md),
-// classic-script build: <script src="/client/scanbridge.global.js"> defines
-// `window.ScanBridge = {ScanBridgeClient, ScanBridgeError, backoffDelay, version}`.
+// scanbridge embeddable client (protocol v1, docs/protocol.md): the desktop
+// side (ScanBridgeClient, for POS pages) and the scanner side
+// (ScanBridgeScanner, used by our phone page), on one WebSocket transport.
+// Classic-script build: <script src="/client/scanbridge.global.js"> defines
+// `window.ScanBridge = {ScanBridgeClient, ScanBridgeScanner, connectScanner,
+// ScanBridgeError, backoffDelay, PING_MS, version}`.
 // /client/scanbridge.js is the ES module; it imports this file and re-exports
 // the same objects, so there is one copy of the code and no build step. The
 // file therefore has to be valid both as a classic script and as module code:
@@ -10,7 +13,7 @@
 (function (root) {
   'use strict';
 
-  const VERSION = '1.0.0';
+  const VERSION = '1.1.0';
   // Loaded twice (classic tag and module import): keep the first copy so that
   // `instanceof ScanBridgeClient` means the same thing everywhere on the page.
   if (root.ScanBridge && root.ScanBridge.version === VERSION) return;
@@ -23,7 +26,13 @@
    * @typedef {'deleted'|'expired'|'unauthorized'|'kicked'|'closed'} EndReason
    */
 
-  const PING_MS = 30000;            // PROTOCOL.md: our clients ping every 30 s
+  /**
+   * The application `ping` interval of every client, desktop and scanner:
+   * what PROTOCOL.md promises ("our clients send ping every 30 s"), far inside
+   * `session_ttl` (600 s), and the pong doubles as the scanner's liveness probe.
+   */
+  const PING_MS = 30000;
+  const SUBPROTOCOL = 'scanbridge.v1';
   const DEFAULTS = {
     storageKey: 'scanbridge.client',
     backoffMinMs: 500,
@@ -39,14 +48,164 @@
   /**
    * Delay before retry number `attempt` (0-based): exponential growth from
    * `minMs`, capped at `maxMs`, with "equal jitter" — uniform in [cap/2, cap] —
-   * so a store full of tills does not reconnect in lock-step after a restart,
-   * yet never retries sooner than half the nominal delay.
+   * so a store full of tills (or a room full of phones) does not reconnect in
+   * lock-step after a restart, yet never retries sooner than half the nominal
+   * delay. The one backoff of scanbridge's web code: both clients, the desktop
+   * page and the phone page use it.
    * @param {number} attempt @param {number} minMs @param {number} maxMs
    * @param {() => number} [random] @returns {number} milliseconds
    */
   function backoffDelay(attempt, minMs, maxMs, random = Math.random) {
     const cap = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(attempt, 0), 30));
     return cap / 2 + random() * (cap / 2);
+  }
+
+  /**
+   * Browser facilities, looked up at construction so tests can inject them
+   * (the `env` option of both clients).
+   */
+  function makeEnv(env = {}) {
+    return {
+      WebSocket: env.WebSocket || root.WebSocket,
+      fetch: env.fetch || ((...a) => root.fetch(...a)),
+      setTimeout: env.setTimeout || ((f, ms) => root.setTimeout(f, ms)),
+      clearTimeout: env.clearTimeout || ((t) => root.clearTimeout(t)),
+      setInterval: env.setInterval || ((f, ms) => root.setInterval(f, ms)),
+      clearInterval: env.clearInterval || ((t) => root.clearInterval(t)),
+      random: env.random || Math.random,
+      now: env.now || (() => Date.now()),
+      // Scanner side: network and visibility changes.
+      window: 'window' in env ? env.window : root,
+      document: 'document' in env ? env.document : root.document,
+      navigator: 'navigator' in env ? env.navigator : root.navigator,
+    };
+  }
+
+  /** @param {string} base http(s) origin of the daemon @returns {string} its /ws URL */
+  function wsUrl(base) {
+    return base.replace(/^http/, 'ws') + '/ws';
+  }
+
+  /**
+   * What a close code means (protocol.md, "Close codes"): the reason the
+   * session is over for this client, or null when it is worth reconnecting
+   * (1001, 1006, 1008, 1009, 1011, 4000, 4008, 4013, a network drop, and 4001
+   * when only our hello was too slow).
+   * @param {number} code @param {string} reason @returns {EndReason|null}
+   */
+  function endReasonForClose(code, reason) {
+    if (code === 4004) return /ended|deleted/i.test(reason) ? 'deleted' : 'expired';
+    if (code === 4003) return 'kicked';
+    if (code === 4001 && !/in time/i.test(reason)) return 'unauthorized';
+    return null;
+  }
+
+  /**
+   * One WebSocket to the daemon, for either side: the URL and subprotocol,
+   * the `hello`, JSON in and out, the application ping every PING_MS, and a
+   * deadline for the welcome (a socket can hang half-open behind a proxy or a
+   * dead Wi-Fi). What the messages and the close mean is the owner's business.
+   */
+  class Link {
+    /**
+     * @param {ReturnType<typeof makeEnv>} env @param {string} base
+     * @param {{hello: () => object, onMessage: (m: any, link: Link) => void,
+     *          onClose: (ev: {code: number, reason: string}, link: Link) => void,
+     *          onPing?: () => void, connectTimeoutMs: number}} h
+     */
+    constructor(env, base, h) {
+      this._env = env;
+      this._h = h;
+      this.opened = false;         // the socket opened (and hello went out)
+      this.welcomed = false;       // the daemon answered the hello
+      this.lastRx = 0;             // when anything last arrived (env.now())
+      this._done = false;
+      this._ping = null;
+      const ws = new env.WebSocket(wsUrl(base), SUBPROTOCOL);   // throws on a bad URL
+      this.ws = ws;
+      this._deadline = env.setTimeout(() => { if (!this.welcomed) this.fail('timeout'); }, h.connectTimeoutMs);
+      ws.onopen = () => {
+        this.opened = true;
+        this.lastRx = env.now();
+        try { ws.send(JSON.stringify(h.hello())); } catch { /* closing: onclose follows */ }
+        this._ping = env.setInterval(() => this.ping(), PING_MS);
+      };
+      ws.onmessage = (ev) => {
+        if (typeof ev.data !== 'string') return;
+        this.lastRx = env.now();
+        let m;
+        try { m = JSON.parse(ev.data); } catch { return; }
+        if (m && typeof m === 'object') h.onMessage(m, this);
+      };
+      ws.onerror = () => { /* always followed by close */ };
+      ws.onclose = (ev) => this._closed({ code: ev.code, reason: ev.reason || '' });
+    }
+
+    /** The welcome arrived: the deadline is off. */
+    welcome() {
+      this.welcomed = true;
+      this._env.clearTimeout(this._deadline);
+    }
+
+    /** @param {object} msg @returns {boolean} sent */
+    send(msg) {
+      return this.sendRaw(JSON.stringify(msg));
+    }
+
+    /** A text or binary frame. @param {string|Blob|ArrayBuffer|ArrayBufferView} data @returns {boolean} sent */
+    sendRaw(data) {
+      const ws = this.ws;
+      if (this._done || ws.readyState !== 1 /* OPEN */) return false;
+      try { ws.send(data); } catch { return false; }
+      return true;
+    }
+
+    /** @returns {boolean} sent */
+    ping() {
+      const sent = this.send({ type: 'ping' });
+      if (sent && this._h.onPing) this._h.onPing();
+      return sent;
+    }
+
+    /** Give up on the socket (no welcome in time, no answer): reported like a network drop. */
+    fail(reason) {
+      if (this._done) return;
+      try { this.ws.close(); } catch { /* already closing */ }
+      this._closed({ code: 1006, reason });
+    }
+
+    /**
+     * Close from our side; nothing is reported any more.
+     * @param {boolean} [serverCloses] the daemon is closing the socket itself
+     *   (4004 after session_ended / session_expired, or after our DELETE):
+     *   closing it from here too would cross its close frame, so wait.
+     */
+    close(serverCloses = false) {
+      const ws = this.ws;
+      this._stop();
+      const close = () => { try { if (ws.readyState < 2) ws.close(1000); } catch { /* closed */ } };
+      if (serverCloses) this._env.setTimeout(close, 5000); else close();
+    }
+
+    _closed(ev) {
+      if (this._done) return;
+      this._stop();
+      this._h.onClose(ev, this);
+    }
+
+    _stop() {
+      this._done = true;
+      this._env.clearTimeout(this._deadline);
+      this._env.clearInterval(this._ping);
+      this.ws.onopen = this.ws.onmessage = this.ws.onclose = null;
+    }
+  }
+
+  /** fetch, JSON in and out; a non-2xx answer rejects with a ScanBridgeError. */
+  async function request(env, url, init) {
+    const res = await env.fetch(url, init);
+    if (!res.ok) throw await toError(res);
+    return res.status === 204 ? null : res.json();
   }
 
   /** Error thrown by REST calls; `code` is the protocol error code (or `http_<status>`). */
@@ -85,16 +244,7 @@
       super();
       const env = opts.env || {};
       /** Browser facilities, looked up at construction so tests can inject them. */
-      this._env = {
-        WebSocket: env.WebSocket || root.WebSocket,
-        fetch: env.fetch || ((...a) => root.fetch(...a)),
-        storage: 'storage' in env ? env.storage : safeSessionStorage(),
-        setTimeout: env.setTimeout || ((f, ms) => root.setTimeout(f, ms)),
-        clearTimeout: env.clearTimeout || ((t) => root.clearTimeout(t)),
-        setInterval: env.setInterval || ((f, ms) => root.setInterval(f, ms)),
-        clearInterval: env.clearInterval || ((t) => root.clearInterval(t)),
-        random: env.random || Math.random,
-      };
+      this._env = { ...makeEnv(env), storage: 'storage' in env ? env.storage : safeSessionStorage() };
       const cfg = { ...DEFAULTS };
       for (const k of Object.keys(DEFAULTS)) if (opts[k] !== undefined) cfg[k] = opts[k];
       this._cfg = cfg;
@@ -129,13 +279,9 @@
       }
       this._resetDelivery();
       /** @type {Promise<this>|null} */ this._opening = null;
-      /** @type {WebSocket|null} */ this._ws = null;
-      this._welcomed = false;      // the current socket got its welcome
-      this._wsOpened = false;      // the current socket opened
+      /** The current socket. @type {Link|null} */ this._ws = null;
       this._failures = 0;          // WebSocket attempts failed in a row
       this._timer = null;          // next WebSocket attempt
-      this._ping = null;
-      this._connectTimer = null;
       this._polling = false;       // the REST fallback is running
       this._pollGen = 0;           // bumped to cancel a running poll loop
       /** @type {AbortController|null} */ this._pollAbort = null;
@@ -228,7 +374,7 @@
 
     /** Remove a scanner from the session (needs state `live`). @param {string} scannerId @returns {boolean} sent */
     kick(scannerId) {
-      return this._welcomed && this._send({ type: 'kick', scanner: scannerId });
+      return this._isLive() && this._send({ type: 'kick', scanner: scannerId });
     }
 
     /** End the session for everyone (DELETE) and forget it. */
@@ -269,9 +415,7 @@
         init.headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body);
       }
-      const res = await this._env.fetch(this._url(path), init);
-      if (!res.ok) throw await toError(res);
-      return res.status === 204 ? null : res.json();
+      return request(this._env, this._url(path), init);
     }
 
     // --- sessionStorage ------------------------------------------------------
@@ -434,7 +578,7 @@
     _flushAck() {
       const seq = this.lastSeq;
       if (seq <= this._serverAcked || this.state === 'ended') return;
-      if (this._welcomed) {
+      if (this._isLive()) {
         if (this._send({ type: 'ack', seq })) {
           this._serverAcked = seq;
           this._emit('ack', { seq });
@@ -458,12 +602,14 @@
 
     // --- WebSocket ---------------------------------------------------------------
 
+    /** The current socket got its welcome. */
+    _isLive() {
+      return !!this._ws && this._ws.welcomed;
+    }
+
     /** @param {object} msg @returns {boolean} sent */
     _send(msg) {
-      const ws = this._ws;
-      if (!ws || ws.readyState !== 1 /* OPEN */) return false;
-      try { ws.send(JSON.stringify(msg)); } catch { return false; }
-      return true;
+      return !!this._ws && this._ws.send(msg);
     }
 
     _connect() {
@@ -471,62 +617,32 @@
       if (this.state === 'ended' || this._ws) return;
       // In fallback the socket is a background probe: the state stays put.
       if (this.state !== 'fallback') this._setState(this._failures ? 'reconnecting' : 'connecting');
-      let ws;
       try {
-        ws = new this._env.WebSocket(this.base.replace(/^http/, 'ws') + '/ws', 'scanbridge.v1');
+        this._ws = new Link(this._env, this.base, {
+          connectTimeoutMs: this._cfg.connectTimeoutMs,
+          // last_seq = what the app has finished with; anything after it that
+          // is already queued here comes back as a replay and is dropped.
+          hello: () => ({ type: 'hello', token: this.token, last_seq: this.lastSeq }),
+          onMessage: (m, link) => { if (this._ws === link) this._onMessage(m); },
+          onClose: (ev, link) => this._onClose(link, ev),
+        });
       } catch {
         this._wsFailed();
-        return;
       }
-      this._ws = ws;
-      this._welcomed = false;
-      this._wsOpened = false;
-      // A socket can hang half-open (a proxy, a dead Wi-Fi): give it a deadline.
-      this._connectTimer = this._env.setTimeout(() => {
-        if (this._ws === ws && !this._welcomed) this._dropSocket(ws);
-      }, this._cfg.connectTimeoutMs);
-      ws.onopen = () => {
-        if (this._ws !== ws) return;
-        this._wsOpened = true;
-        // last_seq = what the app has finished with; anything after it that
-        // is already queued here comes back as a replay and is dropped.
-        ws.send(JSON.stringify({ type: 'hello', token: this.token, last_seq: this.lastSeq }));
-        this._ping = this._env.setInterval(() => this._send({ type: 'ping' }), PING_MS);
-      };
-      ws.onmessage = (ev) => {
-        if (this._ws !== ws || typeof ev.data !== 'string') return;
-        let m;
-        try { m = JSON.parse(ev.data); } catch { return; }
-        if (m && typeof m === 'object') this._onMessage(m);
-      };
-      ws.onerror = () => { /* always followed by close */ };
-      ws.onclose = (ev) => this._onClose(ws, ev);
     }
 
-    /** Abandon a socket as failed (timeout): same path as a network close. */
-    _dropSocket(ws) {
-      try { ws.close(); } catch { /* already closing */ }
-      this._onClose(ws, { code: 1006, reason: 'timeout' });
-    }
-
-    /** @param {WebSocket} ws @param {{code:number, reason:string}} ev */
-    _onClose(ws, ev) {
-      if (this._ws !== ws) return;
-      const refused = this._wsOpened && !this._welcomed;
+    /** @param {Link} link @param {{code:number, reason:string}} ev */
+    _onClose(link, ev) {
+      if (this._ws !== link) return;
+      const refused = link.opened && !link.welcomed;
       this._ws = null;
-      this._welcomed = false;
-      this._env.clearInterval(this._ping);
-      this._env.clearTimeout(this._connectTimer);
       if (this.state === 'ended') return;
-      const code = ev.code, reason = ev.reason || '';
-      if (code === 4004) {
-        this._finish(/ended|deleted/i.test(reason) ? 'deleted' : 'expired');
-        return;
-      }
-      // 4001 is final unless we were merely too slow to say hello.
-      if ((code === 4001 && !/in time/i.test(reason)) || code === 4003) {
-        this._emit('error', { code: 'unauthorized', message: reason || 'unauthorized' });
-        this._finish(code === 4003 ? 'kicked' : 'unauthorized');
+      const reason = ev.reason || '';
+      const end = endReasonForClose(ev.code, reason);
+      if (end) {
+        // 4001 and 4003: the token was refused; 4004: the session is over.
+        if (end === 'unauthorized' || end === 'kicked') this._emit('error', { code: 'unauthorized', message: reason || 'unauthorized' });
+        this._finish(end);
         return;
       }
       // Opened but refused before any welcome: the session may be gone. The
@@ -550,9 +666,8 @@
     _onMessage(m) {
       switch (m.type) {
         case 'welcome':
-          this._welcomed = true;
+          this._ws.welcome();
           this._failures = 0;
-          this._env.clearTimeout(this._connectTimer);
           this.expiresAt = m.expires_at;
           this._stopPolling();
           // Acks sent on a socket that died may never have arrived.
@@ -673,18 +788,11 @@
       if (this.state !== 'ended') this.endReason = reason;
       this._env.clearTimeout(this._timer);
       this._env.clearTimeout(this._retryTimer);
-      this._env.clearTimeout(this._connectTimer);
-      this._env.clearInterval(this._ping);
       this._timer = this._retryTimer = null;
       this._stopPolling();
-      const ws = this._ws;
+      const link = this._ws;
       this._ws = null;
-      this._welcomed = false;
-      if (ws) {
-        ws.onmessage = ws.onclose = null;
-        const close = () => { try { if (ws.readyState < 2) ws.close(1000); } catch { /* closed */ } };
-        if (serverCloses) this._env.setTimeout(close, 5000); else close();
-      }
+      if (link) link.close(serverCloses);
       // Scans not yet handled are dropped here: they were not acknowledged, so
       // the daemon replays them when the session is resumed.
       this._queue = [];
@@ -693,6 +801,386 @@
       if (this.endReason !== 'closed') this._forget();
       this._setState('ended');
     }
+  }
+
+  // --- the scanner side ------------------------------------------------------------
+
+  /**
+   * @typedef {'idle'|'connecting'|'live'|'reconnecting'|'offline'|'ended'} ScannerState
+   */
+  const SCANNER_DEFAULTS = {
+    backoffMinMs: 500,
+    backoffMaxMs: 30000,
+    connectTimeoutMs: 10000,        // socket not welcomed by then counts as failed
+    answerMs: 10000,                // a scan or ping unanswered this long: the socket is dead
+    silenceMs: 70000,               // nothing at all from the daemon this long: dead
+    watchdogMs: 2500,               // how often the two above are checked
+    offlineRetryMs: 30000,          // offline: the 'online' event reconnects; this is the fallback
+    maxImagesInFlight: 2,           // the daemon decodes 2 frames per connection at a time
+    imageIntervalMs: 250,           // at most one image frame this often
+    imageTimeoutMs: 4000,           // a frame the daemon dropped gets no answer: forgotten
+    watchNetwork: true,             // follow the browser's online/offline and visibility events
+  };
+
+  /** `error` codes (without an `id`) that answer an image frame. */
+  const IMAGE_ERRORS = ['busy', 'unsupported_media_type', 'invalid_request'];
+
+  /**
+   * Scanner side of a scanbridge session (what our phone page uses): one
+   * paired scanner's WebSocket. It owns the connection — URL, subprotocol,
+   * hello, ping, half-open detection, close codes, reconnect with backoff —
+   * and leaves the outbox (what to send, and keeping it until `delivered`)
+   * to the app: after every welcome, send what is not yet acknowledged again,
+   * with the same ids.
+   *
+   * Events (CustomEvent, data in `detail`): `state` (ScannerState), `welcome`
+   * (the welcome message; `deliveredSeq` is updated), `ack` ({id, seq,
+   * duplicate}), `delivered` ({id, seq}), `decoded` ({codes, ms}), `error`
+   * ({code, message, id?} — `id` when it answers a scan, `image: true` when it
+   * answers an image frame), `ended` ({reason}: EndReason, also in
+   * `endReason`; final, no reconnect).
+   */
+  class ScanBridgeScanner extends EventTarget {
+    /**
+     * Trade a pair code for a scanner token (POST /api/v1/pair).
+     * @param {{pair_code: string, name?: string, base?: string, env?: object}} opts
+     * @returns {Promise<{session: string, scanner: string, scanner_token: string, expires_at: number}>}
+     *   rejects with a ScanBridgeError (`pair_code_invalid`, `session_full`,
+     *   `rate_limited`, …), or the browser's TypeError when the box is unreachable
+     */
+    static pair(opts = {}) {
+      const env = makeEnv(opts.env);
+      const base = (opts.base || root.location.origin).replace(/\/+$/, '');
+      const body = { pair_code: opts.pair_code };
+      if (opts.name) body.name = opts.name;
+      return request(env, base + '/api/v1/pair', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+    }
+
+    /**
+     * @param {object} opts `scanner_token` (required), `base` (default: the
+     *   page's origin), `session`, `scanner` (known ids, e.g. from pair());
+     *   the SCANNER_DEFAULTS above; `env` replaces the browser globals.
+     */
+    constructor(opts = {}) {
+      super();
+      this._env = makeEnv(opts.env);
+      const cfg = { ...SCANNER_DEFAULTS };
+      for (const k of Object.keys(SCANNER_DEFAULTS)) if (opts[k] !== undefined) cfg[k] = opts[k];
+      this._cfg = cfg;
+      this.base = (opts.base || root.location.origin).replace(/\/+$/, '');
+      /** @type {string|null} */ this.token = opts.scanner_token || null;
+      /** @type {string|null} */ this.session = opts.session || null;
+      /** This scanner's id. @type {string|null} */ this.scanner = opts.scanner || null;
+      /** @type {ScannerState} */ this.state = 'idle';
+      /** @type {EndReason|null} */ this.endReason = null;
+      /** Every seq ≤ this is delivered (welcome.delivered_seq, then live `delivered`). */
+      this.deliveredSeq = 0;
+      /** @type {number|null} */ this.expiresAt = null;
+      /** Ids of scans sent on this connection and not yet answered (ack or error). @type {Set<string>} */
+      this.inFlight = new Set();
+      /** @type {Link|null} */ this._link = null;
+      this._failures = 0;          // connection attempts failed in a row
+      this._timer = null;          // next attempt
+      this._watch = null;          // half-open watchdog
+      /** An answer (pong, ack) is due since; null = none. @type {number|null} */
+      this._awaitSince = null;
+      /** @type {number[]} send times of unanswered image frames, oldest first */
+      this._images = [];
+      this._lastImage = -Infinity;
+      this._listening = false;
+      this._onOnline = () => {
+        if (this.state === 'idle' || this.state === 'ended' || this.live) return;
+        this._failures = 0;
+        this._dropLink();
+        this._connect();
+      };
+      this._onOffline = () => {
+        if (this.state === 'idle' || this.state === 'ended') return;
+        // Chromium (at least) keeps an open socket that lost the network
+        // without closing it: drop it now rather than wait for the watchdog.
+        this._dropLink();
+        this._lost();
+      };
+      this._onVisibility = () => {
+        const d = this._env.document;
+        if ((d && d.hidden) || this.state === 'idle' || this.state === 'ended') return;
+        if (!this._link) {             // waiting to retry: try now
+          this._failures = 0;
+          this._connect();
+        } else if (this.live) {
+          this.ping();                 // is the socket still alive after the sleep?
+        }
+      };
+    }
+
+    /** Welcomed: scans and images can be sent. */
+    get live() {
+      return !!this._link && this._link.welcomed;
+    }
+
+    /** Connect (and keep reconnecting until close() or the end). @returns {this} */
+    open() {
+      if (this.state === 'ended') {
+        this.state = 'idle';
+        this.endReason = null;
+        this._failures = 0;
+      }
+      if (this.state !== 'idle') return this;
+      if (!this.token) throw new TypeError('ScanBridgeScanner: scanner_token is required');
+      this._listen(true);
+      this._connect();
+      return this;
+    }
+
+    /**
+     * Retry now instead of waiting out the backoff (what the 'online' event
+     * does). Does nothing while live.
+     */
+    reconnect() {
+      if (this.state === 'idle' || this.state === 'ended' || this.live) return;
+      this._failures = 0;
+      this._dropLink();
+      this._connect();
+    }
+
+    /** Send a `ping` now; no answer within `answerMs` drops the socket. @returns {boolean} sent */
+    ping() {
+      return this.live && this._link.ping();
+    }
+
+    /**
+     * Send a scan. Keep it until `ack` (or an `error` with its id); after a
+     * reconnect send it again with the same id.
+     * @param {{id: string, code: string, format?: string, scanned_at?: number|null}} scan
+     * @returns {boolean} sent (false when not live)
+     */
+    sendScan(scan) {
+      if (!this.live) return false;
+      /** @type {Record<string, any>} */
+      const msg = { type: 'scan', id: scan.id, code: scan.code };
+      if (scan.format != null) msg.format = scan.format;
+      if (scan.scanned_at != null) msg.scanned_at = scan.scanned_at;
+      if (!this._link.send(msg)) return false;
+      if (this._awaitSince === null) this._awaitSince = this._env.now();
+      this.inFlight.add(scan.id);
+      return true;
+    }
+
+    /**
+     * Whether an image frame may go now: live, fewer than `maxImagesInFlight`
+     * unanswered, and `imageIntervalMs` since the last one.
+     */
+    canSendImage() {
+      if (!this.live) return false;
+      const now = this._env.now(), c = this._cfg;
+      while (this._images.length && now - this._images[0] >= c.imageTimeoutMs) this._images.shift();
+      return this._images.length < c.maxImagesInFlight && now - this._lastImage >= c.imageIntervalMs;
+    }
+
+    /**
+     * Send one whole JPEG or PNG as a binary frame for the daemon's decoder;
+     * the answer is a `decoded` event (it never submits a scan by itself).
+     * @param {Blob|ArrayBuffer|ArrayBufferView} image @returns {boolean} sent
+     */
+    sendImage(image) {
+      if (!this.canSendImage() || !this._link.sendRaw(image)) return false;
+      const now = this._env.now();
+      this._images.push(now);
+      this._lastImage = now;
+      return true;
+    }
+
+    /**
+     * Decode an image over REST (POST /api/v1/decode), e.g. a photo.
+     * @param {Blob} image @param {string} [type] default: the blob's type, else image/jpeg
+     * @returns {Promise<{codes: {code: string, format: string}[], ms: number}>}
+     */
+    decode(image, type) {
+      return request(this._env, this.base + '/api/v1/decode', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + this.token, 'Content-Type': type || image.type || 'image/jpeg' },
+        body: image,
+      });
+    }
+
+    /** Disconnect for good (endReason 'closed'); the token stays valid. */
+    close() {
+      this._finish('closed');
+    }
+
+    // --- internals ---------------------------------------------------------------
+
+    /** @param {ScannerState} s */
+    _setState(s) {
+      if (this.state === s) return;
+      this.state = s;
+      this._emit('state', s);
+    }
+
+    /** @param {string} type @param {any} detail */
+    _emit(type, detail) {
+      this.dispatchEvent(new CustomEvent(type, { detail }));
+    }
+
+    _listen(on) {
+      if (!this._cfg.watchNetwork || on === this._listening) return;
+      this._listening = on;
+      const m = on ? 'addEventListener' : 'removeEventListener';
+      const w = this._env.window, d = this._env.document;
+      if (w && typeof w[m] === 'function') {
+        w[m]('online', this._onOnline);
+        w[m]('offline', this._onOffline);
+      }
+      if (d && typeof d[m] === 'function') d[m]('visibilitychange', this._onVisibility);
+    }
+
+    _connect() {
+      this._env.clearTimeout(this._timer);
+      this._timer = null;
+      if (this.state === 'ended' || this._link) return;
+      this._setState(this._failures ? 'reconnecting' : 'connecting');
+      try {
+        this._link = new Link(this._env, this.base, {
+          connectTimeoutMs: this._cfg.connectTimeoutMs,
+          hello: () => ({ type: 'hello', token: this.token }),
+          onMessage: (m, link) => { if (this._link === link) this._onMessage(m); },
+          onClose: (ev, link) => this._onClose(link, ev),
+          onPing: () => { if (this._awaitSince === null) this._awaitSince = this._env.now(); },
+        });
+      } catch {
+        this._lost();
+      }
+    }
+
+    /** Forget the current socket and everything that was in flight on it. */
+    _dropLink() {
+      const link = this._link;
+      this._link = null;
+      if (link) link.close();
+      this._env.clearInterval(this._watch);
+      this._watch = null;
+      this.inFlight.clear();
+      this._awaitSince = null;
+      this._images = [];
+      this._lastImage = -Infinity;
+    }
+
+    /** @param {Link} link @param {{code:number, reason:string}} ev */
+    _onClose(link, ev) {
+      if (this._link !== link) return;
+      this._dropLink();
+      if (this.state === 'ended') return;
+      // A lost close frame (1006) is treated as a network drop: the
+      // reconnect's hello then gets the real answer (4003 kicked, 4004 ended).
+      const end = endReasonForClose(ev.code, ev.reason);
+      if (end) this._finish(end);
+      else this._lost();
+    }
+
+    /** The socket is gone: retry after the backoff (or, offline, when the network is back). */
+    _lost() {
+      this._env.clearTimeout(this._timer);
+      if (this.state === 'ended') return;
+      const nav = this._env.navigator;
+      const offline = !!nav && nav.onLine === false;
+      this._setState(offline ? 'offline' : 'reconnecting');
+      const delay = offline ? this._cfg.offlineRetryMs
+        : backoffDelay(this._failures++, this._cfg.backoffMinMs, this._cfg.backoffMaxMs, this._env.random);
+      this._timer = this._env.setTimeout(() => this._connect(), delay);
+    }
+
+    /**
+     * Every watchdogMs: give up on a socket that went silent — a half-open
+     * connection after the phone changed Wi-Fi or slept: nothing closes it,
+     * messages just vanish. Dead when nothing at all arrived for silenceMs,
+     * or when a ping or scan is unanswered and nothing arrived for answerMs.
+     */
+    _watchdog() {
+      const link = this._link;
+      if (!link || !link.welcomed) return;
+      const now = this._env.now();
+      const silent = now - link.lastRx > this._cfg.silenceMs;
+      const unanswered = this._awaitSince !== null && now - Math.max(this._awaitSince, link.lastRx) > this._cfg.answerMs;
+      if (silent || unanswered) link.fail('no answer');
+    }
+
+    /** @param {any} m */
+    _onMessage(m) {
+      switch (m.type) {
+        case 'welcome':
+          this._link.welcome();
+          this._failures = 0;
+          if (m.session) this.session = m.session;
+          if (m.scanner) this.scanner = m.scanner;
+          this.deliveredSeq = typeof m.delivered_seq === 'number' ? m.delivered_seq : 0;
+          if (typeof m.expires_at === 'number') this.expiresAt = m.expires_at;
+          this.inFlight.clear();
+          this._images = [];
+          this._lastImage = -Infinity;
+          this._env.clearInterval(this._watch);
+          this._watch = this._env.setInterval(() => this._watchdog(), this._cfg.watchdogMs);
+          this._emit('welcome', m);
+          this._setState('live');
+          break;
+        case 'ack':
+          this.inFlight.delete(m.id);
+          this._emit('ack', { id: m.id, seq: m.seq, duplicate: !!m.duplicate });
+          break;
+        case 'delivered':
+          if (typeof m.seq === 'number' && m.seq > this.deliveredSeq) this.deliveredSeq = m.seq;
+          this._emit('delivered', { id: m.id, seq: m.seq });
+          break;
+        case 'decoded':
+          this._images.shift();
+          this._emit('decoded', { codes: Array.isArray(m.codes) ? m.codes : [], ms: m.ms });
+          break;
+        case 'error': {
+          /** @type {Record<string, any>} */
+          const d = { code: m.code, message: m.message || '' };
+          if (m.id) {
+            d.id = m.id;
+            this.inFlight.delete(m.id);
+          } else if (IMAGE_ERRORS.includes(m.code) && this._images.length) {
+            this._images.shift();
+            d.image = true;
+          }
+          this._emit('error', d);
+          break;
+        }
+        case 'session_expired':
+          this._finish('expired', true);
+          return;
+        case 'session_ended':
+          this._finish('deleted', true);
+          return;
+        default: // pong and future types
+      }
+      // Anything that arrives answers a ping; scans still unanswered keep the
+      // clock running from now (max(_awaitSince, lastRx) in the watchdog).
+      if (!this.inFlight.size) this._awaitSince = null;
+    }
+
+    /** @param {EndReason} reason @param {boolean} [serverCloses] see Link.close */
+    _finish(reason, serverCloses = false) {
+      if (this.state === 'ended') return;
+      this.endReason = reason;
+      this._env.clearTimeout(this._timer);
+      this._timer = null;
+      const link = this._link;
+      this._link = null;
+      if (link) link.close(serverCloses);
+      this._dropLink();
+      this._listen(false);
+      this._setState('ended');
+      this._emit('ended', { reason });
+    }
+  }
+
+  /** `new ScanBridgeScanner(opts).open()`. */
+  function connectScanner(opts) {
+    return new ScanBridgeScanner(opts).open();
   }
 
   /** Scan fields only (drops our bookkeeping). @returns {Scan} */
@@ -729,5 +1217,7 @@
     return new ScanBridgeError(code, message, res.status);
   }
 
-  root.ScanBridge = Object.freeze({ ScanBridgeClient, ScanBridgeError, backoffDelay, version: VERSION });
+  root.ScanBridge = Object.freeze({
+    ScanBridgeClient, ScanBridgeScanner, connectScanner, ScanBridgeError, backoffDelay, PING_MS, version: VERSION,
+  });
 })(globalThis);

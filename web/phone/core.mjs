@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The phone page's pure logic, importable in node for unit tests: scan ids,
-// reconnect backoff, the repeated-detection filter, outbox state transitions,
-// format guessing and mapping, and the texts for close codes. No DOM, no
-// storage, no clock of its own: callers pass time and randomness in.
+// the repeated-detection filter, outbox state transitions, format guessing
+// and mapping, and the texts for the ways a session ends. No DOM, no
+// storage, no clock of its own: callers pass time and randomness in. The
+// connection itself (hello, ping, half-open detection, close codes,
+// reconnect backoff, image frame pacing) is the client's ScanBridgeScanner
+// (web/client/scanbridge.global.js).
 
 /** Outbox item states, in the order a scan normally goes through them. */
 export const STATES = Object.freeze(['pending', 'sent', 'delivered', 'rejected', 'ended']);
@@ -37,20 +40,6 @@ export function makeId(getRandomValues = (a) => globalThis.crypto.getRandomValue
 /** True when s is a valid protocol scan id. */
 export function isValidId(s) {
   return typeof s === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(s);
-}
-
-/**
- * Reconnect delay in ms for the n-th consecutive failed attempt (0-based):
- * exponential from `base` up to `cap`, with "equal jitter" (half fixed, half
- * random) so a room full of phones does not reconnect in lockstep after a
- * daemon restart.
- * @param {number} attempt
- * @param {() => number} [random] in [0, 1)
- */
-export function backoffDelay(attempt, random = Math.random, { base = 500, cap = 30000 } = {}) {
-  const n = Math.max(0, Math.min(attempt, 30));
-  const ceiling = Math.min(cap, base * 2 ** n);
-  return Math.round(ceiling / 2 + random() * ceiling / 2);
 }
 
 /**
@@ -241,12 +230,18 @@ export function toSend(items, session, inFlight, limit) {
   return out;
 }
 
-/** What to tell the user when the socket closes with `code`; null = just reconnect. */
-export function closeReason(code) {
-  switch (code) {
-    case 4001: return 'This phone is no longer paired: it was removed at the till, or the session ended. Scan the pairing QR code on the till again.';
-    case 4003: return 'This phone was removed from the session at the till. Scan the pairing QR code on the till again.';
-    case 4004: return 'The session at the till has ended. Scan the new pairing QR code on the till to continue.';
+/**
+ * What to tell the user when the scanner connection ends for good, by the
+ * client's end reason (close 4001 → unauthorized, 4003 → kicked, 4004 or
+ * session_ended / session_expired → deleted / expired); null for 'closed'
+ * (the page closed it itself).
+ */
+export function endText(reason) {
+  switch (reason) {
+    case 'unauthorized': return 'This phone is no longer paired: it was removed at the till, or the session ended. Scan the pairing QR code on the till again.';
+    case 'kicked': return 'This phone was removed from the session at the till. Scan the pairing QR code on the till again.';
+    case 'deleted':
+    case 'expired': return 'The session at the till has ended. Scan the new pairing QR code on the till to continue.';
     default: return null;
   }
 }
@@ -300,33 +295,6 @@ export function fitWithin(w, h, maxSide) {
   if (!(w > 0 && h > 0)) return { width: 0, height: 0 };
   const s = Math.min(1, maxSide / Math.max(w, h));
   return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
-}
-
-/**
- * Paces image frames to the daemon's decoder: at most `maxInFlight`
- * unanswered frames and one every `intervalMs`. A frame the daemon dropped
- * gets no answer, so an unanswered frame is forgotten after `timeoutMs`.
- */
-export class FramePacer {
-  constructor({ intervalMs = 250, maxInFlight = 2, timeoutMs = 4000 } = {}) {
-    Object.assign(this, { intervalMs, maxInFlight, timeoutMs });
-    /** @type {number[]} send times of unanswered frames, oldest first */
-    this.pending = [];
-    this.last = -Infinity;
-  }
-
-  /** True when a frame may be sent at `now`. */
-  ready(now) {
-    while (this.pending.length && now - this.pending[0] >= this.timeoutMs) this.pending.shift();
-    return this.pending.length < this.maxInFlight && now - this.last >= this.intervalMs;
-  }
-
-  sent(now) { this.pending.push(now); this.last = now; }
-
-  /** An answer (decoded or error) for one frame arrived. */
-  answered() { this.pending.shift(); }
-
-  reset() { this.pending = []; this.last = -Infinity; }
 }
 
 /** Parses the pair code from a location.hash ('' when none). */

@@ -3,11 +3,14 @@
 // fragment, then reads codes from the camera (BarcodeDetector, or frames sent
 // to the daemon's decoder), from a photo or from the keyboard. Every scan is
 // written to the IndexedDB outbox before it is sent, resent with its id after
-// a reconnect, and shown pending → sent → delivered.
+// a reconnect, and shown pending → sent → delivered. The connection is the
+// embeddable client's scanner side (ScanBridgeScanner); this page keeps the
+// outbox and draws it.
 
+import { ScanBridgeError, ScanBridgeScanner } from '/client/scanbridge.js';
 import {
-  adoptSession, applyAck, applyDelivered, applyDeliveredUpTo, applyError, backoffDelay,
-  cameraErrorText, cameraUnavailableReason, cleanManual, closeReason, codeProblem, FramePacer,
+  adoptSession, applyAck, applyDelivered, applyDeliveredUpTo, applyError,
+  cameraErrorText, cameraUnavailableReason, cleanManual, codeProblem, endText,
   guessFormat, isOpen, makeId, newItem, pairCodeFromHash, pairFailure, RepeatFilter, STATE_HINT,
   TokenBucket, toSend, trimItems, undeliveredCount,
 } from './core.mjs';
@@ -20,9 +23,6 @@ const CRED_KEY = 'scanbridge.scanner'; // {session, scanner, scanner_token, expi
 const CAMERA_KEY = 'scanbridge.camera'; // '1' when the camera was left on
 const MAX_ITEMS = 200;
 const MAX_IN_FLIGHT = 20;
-const PING_MS = 25000;
-const SILENCE_MS = 70000; // nothing at all from the daemon for this long: reconnect
-const ANSWER_MS = 10000; // a scan or ping unanswered this long: the socket is dead
 const STATE_TEXT = {
   idle: 'Not paired', pairing: 'Pairing…', connecting: 'Connecting…', live: 'Connected',
   reconnecting: 'Reconnecting…', offline: 'Offline', ended: 'Not paired',
@@ -50,27 +50,15 @@ let creds = loadJSON(CRED_KEY);
 let items = [];
 let store = null;
 let nextN = 1;
-let deliveredSeq = 0;
-/** @type {WebSocket|null} */ let ws = null;
-let live = false;
-let attempt = 0;
-let reconnectTimer = 0;
+/** The connection while paired. @type {ScanBridgeScanner|null} */ let scanner = null;
 let flushTimer = 0;
-let watchTimer = 0;
-let lastRx = 0;
-let awaitingSince = 0;
-let inFlight = new Set();
 const bucket = new TokenBucket({ burst: 40, perSec: 10 }, performance.now());
-const pacer = new FramePacer({ intervalMs: 250, maxInFlight: 2, timeoutMs: 4000 });
 const repeats = new RepeatFilter(2500);
 const camera = new Camera(els.video, {
   onCodes: (codes) => onDetected(codes),
-  wantFrame: () => live && pacer.ready(performance.now()),
-  onFrame: (blob) => {
-    if (!live || !ws) return;
-    ws.send(blob);
-    pacer.sent(performance.now());
-  },
+  // The client paces frames: at most 2 unanswered, one per 250 ms.
+  wantFrame: () => !!scanner && scanner.canSendImage(),
+  onFrame: (blob) => { if (scanner) scanner.sendImage(blob); },
 });
 
 // --- view ------------------------------------------------------------------
@@ -198,31 +186,23 @@ async function submitScan(code, format, source) {
   return true;
 }
 
-function send(msg) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-  ws.send(JSON.stringify(msg));
-  return true;
-}
-
-/** Sends pending items of this session, oldest first, paced by the bucket. */
+/**
+ * Sends pending items of this session, oldest first, paced by the bucket.
+ * Items the client has in flight (sent on this connection, not yet answered)
+ * are skipped; after a reconnect nothing is in flight, so every item still
+ * pending goes again, with its original id.
+ */
 function flush() {
   clearTimeout(flushTimer);
-  if (!live || !creds) return;
-  for (const it of toSend(items, creds.session, inFlight, MAX_IN_FLIGHT)) {
+  if (!creds || !scanner || !scanner.live) return;
+  for (const it of toSend(items, creds.session, scanner.inFlight, MAX_IN_FLIGHT)) {
     const now = performance.now();
     if (!bucket.take(now)) {
       flushTimer = setTimeout(flush, bucket.wait(now) + 5);
       return;
     }
-    if (!send({ type: 'scan', id: it.id, code: it.code, format: it.format, scanned_at: it.scanned_at })) return;
-    if (inFlight.size === 0) awaitingSince = Date.now();
-    inFlight.add(it.id);
+    if (!scanner.sendScan(it)) return;
   }
-}
-
-function settle(id) {
-  inFlight.delete(id);
-  awaitingSince = inFlight.size ? Date.now() : 0;
 }
 
 // --- camera, photo -------------------------------------------------------------
@@ -270,7 +250,6 @@ async function startCamera() {
   els.cameraBtn.disabled = true;
   try {
     repeats.reset();
-    pacer.reset();
     await camera.start();
     localStorage.setItem(CAMERA_KEY, '1');
     setCameraUi(true);
@@ -289,7 +268,6 @@ async function startCamera() {
 
 function stopCamera(remember = true) {
   camera.stop();
-  pacer.reset();
   setCameraUi(false);
   if (remember) localStorage.removeItem(CAMERA_KEY);
   showCameraHint('');
@@ -311,14 +289,8 @@ async function onPhoto(file) {
     const r = await readPhoto(file);
     let codes = r.codes;
     if (!codes) {
-      const res = await fetch('/api/v1/decode', {
-        method: 'POST',
-        headers: { Authorization: 'Bearer ' + creds.scanner_token, 'Content-Type': 'image/jpeg' },
-        body: r.jpeg,
-      });
-      const body = await res.json().catch(() => null);
-      if (!res.ok) throw new Error((body && body.error && body.error.message) || 'HTTP ' + res.status);
-      codes = body.codes || [];
+      if (!scanner) throw new Error('not paired');
+      codes = (await scanner.decode(r.jpeg, 'image/jpeg')).codes || [];
     }
     codes = codes.filter((c) => !codeProblem(c.code));
     if (codes.length === 0) {
@@ -354,162 +326,88 @@ function offerChoices(codes) {
   els.choices.hidden = false;
 }
 
-// --- WebSocket -----------------------------------------------------------------
+// --- the connection ---------------------------------------------------------------
 
-async function onMessage(m) {
-  switch (m.type) {
-    case 'welcome': {
-      attempt = 0;
-      live = true;
-      inFlight = new Set();
-      awaitingSince = 0;
-      pacer.reset();
-      setState('live');
-      if (els.message.dataset.kind === 'conn') showMessage('');
-      deliveredSeq = m.delivered_seq || 0;
-      const changed = applyDeliveredUpTo(items, creds.session, deliveredSeq);
-      if (changed.length) fb.delivered();
-      await save(...changed);
-      renderOutbox();
-      flush();
-      break;
-    }
-    case 'ack': {
-      settle(m.id);
-      const it = findItem(m.id);
-      if (it && applyAck(it, m.seq, deliveredSeq)) {
-        if (it.state === 'delivered') fb.delivered();
-        renderOutbox();
-        await save(it);
-      }
-      flush();
-      break;
-    }
-    case 'delivered': {
-      if (m.seq > deliveredSeq) deliveredSeq = m.seq;
-      const it = findItem(m.id);
-      if (it && applyDelivered(it, m.seq)) {
-        fb.delivered();
-        renderOutbox();
-        await save(it);
-      }
-      break;
-    }
-    case 'decoded':
-      pacer.answered();
-      if (Array.isArray(m.codes) && m.codes.length) onDetected(m.codes);
-      break;
-    case 'error': {
-      const it = m.id ? findItem(m.id) : null;
-      if (!it) {
-        if (['busy', 'unsupported_media_type', 'invalid_request'].includes(m.code) && pacer.pending.length) pacer.answered();
-        else if (m.code !== 'rate_limited') showMessage('Error: ' + (m.message || m.code));
-        break;
-      }
-      settle(it.id);
-      if (applyError(it, m.code, m.message) === 'retry') {
-        clearTimeout(flushTimer);
-        flushTimer = setTimeout(flush, 2000 + Math.random() * 1000);
-      } else {
-        fb.rejected();
-      }
-      renderOutbox();
-      await save(it);
-      break;
-    }
-    case 'session_expired':
-    case 'session_ended':
-      endSession(closeReason(4004)); // a close 4004 follows; no need to wait for it
-      break;
-    default: // pong, future types
-  }
-}
-
-/** Drops the socket without waiting for a close handshake (it may be dead). */
-function dropSocket() {
-  const sock = ws;
-  ws = null;
-  live = false;
-  inFlight = new Set();
-  awaitingSince = 0;
-  pingSentAt = 0;
-  pacer.reset();
-  clearTimeout(flushTimer);
-  if (sock) {
-    sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
-    try { sock.close(1000); } catch { /* already closed */ }
-  }
-}
-
-function scheduleReconnect() {
-  clearTimeout(reconnectTimer);
-  if (!creds) return;
-  const offline = navigator.onLine === false;
-  setState(offline ? 'offline' : 'reconnecting');
-  // Offline, the 'online' event reconnects; the timer is only a fallback.
-  reconnectTimer = setTimeout(connect, offline ? 30000 : backoffDelay(attempt++));
-}
-
+/** Opens the scanner connection for `creds` (closing any previous one). */
 function connect() {
+  disconnect();
   if (!creds) return;
-  clearTimeout(reconnectTimer);
-  dropSocket();
-  setState(attempt ? 'reconnecting' : 'connecting');
-  const sock = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws', 'scanbridge.v1');
-  ws = sock;
-  let opened = false;
-  sock.onopen = () => {
-    opened = true;
-    lastRx = Date.now();
-    sock.send(JSON.stringify({ type: 'hello', token: creds.scanner_token }));
-  };
-  sock.onmessage = (ev) => {
-    if (ws !== sock || typeof ev.data !== 'string') return;
-    lastRx = Date.now();
-    pingSentAt = 0;
-    if (awaitingSince) awaitingSince = lastRx;
-    let m;
-    try { m = JSON.parse(ev.data); } catch { return; }
-    onMessage(m);
-  };
-  sock.onclose = async (ev) => {
-    if (ws !== sock) return;
-    dropSocket();
-    // A lost close frame (1006) is treated as a network drop: the reconnect's
-    // hello then gets the real answer (4001 removed, 4004 ended).
-    const reason = closeReason(ev.code);
-    if (reason) return endSession(reason);
-    if (!ws) scheduleReconnect();
-  };
+  const s = new ScanBridgeScanner({ scanner_token: creds.scanner_token, session: creds.session, scanner: creds.scanner });
+  scanner = s;
+  const on = (type, fn) => s.addEventListener(type, (e) => { if (scanner === s) fn(e.detail); });
+  on('state', onState);
+  on('welcome', onWelcome);
+  on('ack', onAck);
+  on('delivered', onDelivered);
+  on('decoded', (d) => { if (d.codes.length) onDetected(d.codes); });
+  on('error', onError);
+  on('ended', (d) => { if (d.reason !== 'closed') endSession(endText(d.reason)); });
+  s.open();
 }
 
-/**
- * Every few seconds: ping, and give up on a socket that went silent (a
- * half-open connection after the phone changed Wi-Fi or slept: nothing
- * closes it, messages just vanish).
- */
-function watchdog() {
-  if (!ws || !live) return;
-  const now = Date.now();
-  if (now - lastRx > SILENCE_MS || (awaitingSince && now - awaitingSince > ANSWER_MS) ||
-      (pingSentAt && now - pingSentAt > ANSWER_MS)) {
-    dropSocket();
-    scheduleReconnect();
+/** Closes the connection; nothing it says is heard any more. */
+function disconnect() {
+  const s = scanner;
+  scanner = null;
+  clearTimeout(flushTimer);
+  if (s) s.close();
+}
+
+function onState(st) {
+  setState(st);
+  if (st !== 'live') clearTimeout(flushTimer);
+  if (st === 'offline') showMessage('No network. Scans are kept on this phone and sent when it is back.', 'conn');
+  else if (els.message.dataset.kind === 'conn') showMessage('');
+}
+
+async function onWelcome(m) {
+  const session = creds.session;
+  const changed = applyDeliveredUpTo(items, session, m.delivered_seq || 0);
+  if (changed.length) fb.delivered();
+  await save(...changed);
+  renderOutbox();
+  flush();
+}
+
+async function onAck({ id, seq }) {
+  const it = findItem(id);
+  if (it && applyAck(it, seq, scanner.deliveredSeq)) {
+    if (it.state === 'delivered') fb.delivered();
+    renderOutbox();
+    await save(it);
+  }
+  flush();
+}
+
+async function onDelivered({ id, seq }) {
+  const it = findItem(id);
+  if (it && applyDelivered(it, seq)) {
+    fb.delivered();
+    renderOutbox();
+    await save(it);
+  }
+}
+
+async function onError(d) {
+  const it = d.id ? findItem(d.id) : null;
+  if (!it) {
+    // An image frame the decoder could not take, or our own pacing slipped:
+    // nothing to tell the user.
+    if (!d.image && d.code !== 'rate_limited') showMessage('Error: ' + (d.message || d.code));
     return;
   }
-  if (now - lastPing >= PING_MS) ping();
-}
-let lastPing = 0;
-let pingSentAt = 0;
-
-function ping() {
-  lastPing = Date.now();
-  if (send({ type: 'ping' }) && !pingSentAt) pingSentAt = lastPing;
+  if (applyError(it, d.code, d.message) === 'retry') {
+    clearTimeout(flushTimer);
+    flushTimer = setTimeout(flush, 2000 + Math.random() * 1000);
+  } else {
+    fb.rejected();
+  }
+  renderOutbox();
+  await save(it);
 }
 
 function endSession(text) {
-  dropSocket();
-  clearTimeout(reconnectTimer);
+  disconnect();
   creds = null;
   localStorage.removeItem(CRED_KEY);
   stopCamera(false);
@@ -534,7 +432,6 @@ async function startPaired() {
   if (dropped.length) await store?.remove(...dropped).catch(() => {});
   showView('scan');
   initCameraHint();
-  attempt = 0;
   connect();
   if (localStorage.getItem(CAMERA_KEY) === '1' && !cameraUnavailableReason(cameraEnv())) startCamera();
 }
@@ -544,31 +441,26 @@ async function pair(code, name) {
   showView('pair');
   els.name.value = name;
   els.pairBtn.disabled = true;
-  let res;
+  let body;
   try {
-    res = await fetch('/api/v1/pair', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ pair_code: code, name }),
-    });
+    body = await ScanBridgeScanner.pair({ pair_code: code, name });
   } catch (e) {
-    setState(creds ? 'reconnecting' : 'idle');
-    showMessage('Could not reach the till’s scanbridge box (' + e.message + '). Check the Wi-Fi, then press Pair again.');
     els.pairBtn.disabled = false;
-    return;
-  }
-  els.pairBtn.disabled = false;
-  clearHash();
-  const body = await res.json().catch(() => null);
-  if (!res.ok) {
-    const err = (body && body.error) || { code: 'http_' + res.status, message: res.statusText };
-    const text = pairFailure(err.code, err.message);
+    if (!(e instanceof ScanBridgeError)) {
+      setState(creds ? 'reconnecting' : 'idle');
+      showMessage('Could not reach the till’s scanbridge box (' + e.message + '). Check the Wi-Fi, then press Pair again.');
+      return;
+    }
+    clearHash();
+    const text = pairFailure(e.code, e.message);
     if (creds) { await startPaired(); } else { setState('idle'); showView('unpaired'); }
     showMessage(text);
     fb.rejected();
     return;
   }
-  dropSocket();
+  els.pairBtn.disabled = false;
+  clearHash();
+  disconnect();
   stopCamera(false);
   creds = { ...body, name };
   localStorage.setItem(CRED_KEY, JSON.stringify(creds));
@@ -585,8 +477,7 @@ function route() {
       pair(code, name);
       return;
     }
-    dropSocket();
-    clearTimeout(reconnectTimer);
+    disconnect();
     setState('idle');
     showView('pair');
     els.name.focus();
@@ -630,8 +521,7 @@ els.clear.addEventListener('click', async () => {
 });
 
 els.unpair.addEventListener('click', () => {
-  dropSocket();
-  clearTimeout(reconnectTimer);
+  disconnect();
   stopCamera(false);
   creds = null;
   localStorage.removeItem(CRED_KEY);
@@ -647,23 +537,13 @@ els.forgetName.addEventListener('click', () => {
 
 for (const type of ['pointerdown', 'keydown']) window.addEventListener(type, fb.unlock, { passive: true });
 window.addEventListener('hashchange', route);
-window.addEventListener('online', () => {
-  if (creds && !live) { attempt = 0; connect(); }
-  if (els.message.dataset.kind === 'conn') showMessage('');
-});
-window.addEventListener('offline', () => {
-  if (!creds) return;
-  dropSocket();
-  setState('offline');
-  showMessage('No network. Scans are kept on this phone and sent when it is back.', 'conn');
-  scheduleReconnect();
-});
+// Network changes and waking up (reconnect now, probe the socket) are the
+// client's: it listens to online / offline / visibilitychange itself.
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) {
     if (camera.running) camera.stop();
-  } else {
-    if (creds && localStorage.getItem(CAMERA_KEY) === '1' && !camera.running) startCamera();
-    if (creds && !ws) { attempt = 0; connect(); } else if (live) ping(); // is the socket still alive after the sleep?
+  } else if (creds && localStorage.getItem(CAMERA_KEY) === '1' && !camera.running) {
+    startCamera();
   }
 });
 
@@ -672,7 +552,6 @@ async function main() {
   items = await store.all();
   nextN = items.reduce((m, it) => Math.max(m, it.n || 0), 0) + 1;
   if (!store.durable) showMessage('This browser keeps no offline storage here: scans not yet sent are lost on reload.', 'info');
-  watchTimer = setInterval(watchdog, 2500);
   initCameraHint();
   route();
 }
