@@ -11,6 +11,7 @@
 
 #include "sb_err.h"
 #include "sim.h"
+#include "vec.h"
 
 #define SUBPROTOCOL "scanbridge.v1"
 #define RX_MAX (64 * 1024)       /* reassembled message limit (server: 16 KiB) */
@@ -83,19 +84,14 @@ static void on_message(struct sim_conn *c)
 
 static int on_receive(struct sim_conn *c, struct lws *wsi, const void *in, size_t len)
 {
-	if (c->rx_len + len + 1 > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : 1024;
-		char *nb;
-		while (cap < c->rx_len + len + 1)
-			cap *= 2;
-		if (cap > RX_MAX)
-			return -1;
-		nb = realloc(c->rx, cap);
-		if (!nb)
-			return -1;
-		c->rx = nb;
-		c->rx_cap = cap;
-	}
+	char *nb;
+
+	if (c->rx_len + len + 1 > RX_MAX)
+		return -1;
+	nb = vec_reserve(c->rx, &c->rx_cap, c->rx_len + len + 1, 1, 1024);
+	if (!nb)
+		return -1;
+	c->rx = nb;
 	memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
 	c->rx[c->rx_len] = '\0';
@@ -196,14 +192,13 @@ static void enqueue(struct sim_conn *c)
 			l->w_tail -= l->w_head;
 			l->w_head = 0;
 		} else {
-			size_t cap = l->w_cap ? l->w_cap * 2 : 256;
-			struct sim_conn **nw = realloc(l->waiting, cap * sizeof *nw);
+			struct sim_conn **nw = vec_reserve(l->waiting, &l->w_cap, l->w_tail + 1,
+							   sizeof *nw, 256);
 			if (!nw) {
 				fprintf(stderr, "scanbridge-sim: out of memory\n");
 				return;
 			}
 			l->waiting = nw;
-			l->w_cap = cap;
 		}
 	}
 	c->state = SIM_C_IDLE;
@@ -365,6 +360,8 @@ int sim_conn_init(struct sim_conn *c, struct sim_loop *l, enum sim_role role,
 		  const char *token, int64_t last_seq, const struct sim_conn_ops *ops,
 		  void *user)
 {
+	struct sim_conn **na;
+
 	memset(c, 0, sizeof *c);
 	c->loop = l;
 	c->role = role;
@@ -374,17 +371,13 @@ int sim_conn_init(struct sim_conn *c, struct sim_loop *l, enum sim_role role,
 	c->token = strdup(token);
 	if (!c->token)
 		return -1;
-	if (l->n_all == l->cap_all) {
-		size_t cap = l->cap_all ? l->cap_all * 2 : 64;
-		struct sim_conn **na = realloc(l->all, cap * sizeof *na);
-		if (!na) {
-			free(c->token);
-			c->token = NULL;
-			return -1;
-		}
-		l->all = na;
-		l->cap_all = cap;
+	na = vec_reserve(l->all, &l->cap_all, l->n_all + 1, sizeof *na, 64);
+	if (!na) {
+		free(c->token);
+		c->token = NULL;
+		return -1;
 	}
+	l->all = na;
 	l->all[l->n_all++] = c;
 	return 0;
 }

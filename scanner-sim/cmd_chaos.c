@@ -6,7 +6,6 @@
  * sent was acked, every acked scan was delivered exactly once, with the seq it
  * was acked with, in order. Exit 0 only then. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "fleet.h"
+#include "opts.h"
 #include "sim.h"
 
 static void usage(FILE *f)
@@ -38,10 +38,9 @@ static void usage(FILE *f)
 }
 
 struct chaos {
-	struct fleet_opts fo;
-	double duration, settle, kill_every, drop_every_ms;
+	struct fleet_cli cli;
+	double kill_every, drop_every_ms;
 	const char *daemon_cmd;
-	bool json;
 	pid_t daemon;               /* process group leader of the daemon we run */
 	unsigned kills, restarts;
 	int daemon_exit;            /* status at the end; -1 unknown */
@@ -70,7 +69,7 @@ static int wait_healthy(struct chaos *c, double timeout_s)
 
 	while (sim_now_us() < until && !sim_stop) {
 		int st;
-		if (api_healthz(&c->fo.url, 1000) == 0)
+		if (api_healthz(&c->cli.fo.url, 1000) == 0)
 			return 0;
 		if (c->daemon > 0 && waitpid(c->daemon, &st, WNOHANG) == c->daemon) {
 			fprintf(stderr, "scanbridge-sim chaos: the daemon exited (status %d) before "
@@ -81,7 +80,7 @@ static int wait_healthy(struct chaos *c, double timeout_s)
 		usleep(50000);
 	}
 	fprintf(stderr, "scanbridge-sim chaos: %s/healthz not healthy within %.0f s\n",
-		c->fo.url.base, timeout_s);
+		c->cli.fo.url.base, timeout_s);
 	return -1;
 }
 
@@ -102,7 +101,7 @@ static int daemon_kill_restart(struct chaos *c, struct fleet *f)
 		waitpid(c->daemon, NULL, 0);
 	}
 	c->kills++;
-	if (!c->fo.quiet)
+	if (!c->cli.fo.quiet)
 		fprintf(stderr, "scanbridge-sim chaos: killed the daemon (kill %u), restarting\n",
 			c->kills);
 	if (daemon_start(c) < 0)
@@ -137,74 +136,36 @@ static void daemon_stop(struct chaos *c)
 
 static int parse(int argc, char **argv, struct chaos *c)
 {
-	static const struct option longopts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "sessions", required_argument, NULL, 's' },
-		{ "scanners", required_argument, NULL, 'm' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "drop-every", required_argument, NULL, 'D' },
-		{ "daemon-cmd", required_argument, NULL, 'c' },
-		{ "kill-every", required_argument, NULL, 'K' },
-		{ "settle", required_argument, NULL, 'S' },
-		{ "api-key", required_argument, NULL, 'k' },
-		{ "seed", required_argument, NULL, 'z' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+	const struct sim_opt own[] = {
+		OPT_DOUBLE("drop-every", &c->drop_every_ms),
+		OPT_STR("daemon-cmd", &c->daemon_cmd),
+		OPT_POSITIVE("kill-every", &c->kill_every),
+		OPT_END
 	};
-	const char *url = "http://127.0.0.1:8080";
-	long v;
-	int ch;
+	int rc;
 
-	memset(c, 0, sizeof *c);
-	c->fo.sessions = 2;
-	c->fo.scanners = 2;
-	c->fo.rate = 20;
-	c->fo.window = 32;
-	c->fo.send = true;
-	c->duration = 10;
-	c->settle = 20;
-	c->drop_every_ms = 500;
-	c->daemon_exit = -1;
-	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'u': url = optarg; break;
-		case 's': if (sim_parse_long(optarg, 1, 100000, &v)) goto bad; c->fo.sessions = (int)v; break;
-		case 'm': if (sim_parse_long(optarg, 1, 1000, &v)) goto bad; c->fo.scanners = (int)v; break;
-		case 'r': if (sim_parse_double(optarg, &c->fo.rate) || c->fo.rate <= 0) goto bad; break;
-		case 'd': if (sim_parse_double(optarg, &c->duration)) goto bad; break;
-		case 'D': if (sim_parse_double(optarg, &c->drop_every_ms)) goto bad; break;
-		case 'c': c->daemon_cmd = optarg; break;
-		case 'K': if (sim_parse_double(optarg, &c->kill_every) || c->kill_every <= 0) goto bad; break;
-		case 'S': if (sim_parse_double(optarg, &c->settle)) goto bad; break;
-		case 'k': c->fo.api_key = optarg; break;
-		case 'z': if (sim_parse_long(optarg, 0, 1L << 62, &v)) goto bad; sim_rand_seed((uint64_t)v); break;
-		case 'j': c->json = true; break;
-		case 'q': c->fo.quiet = true; break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind != argc || sim_url_parse(url, &c->fo.url, NULL) < 0) {
-		usage(stderr);
-		return -1;
-	}
-	if (c->kill_every > 0 && !c->daemon_cmd) {
+	*c = (struct chaos){
+		.cli = {
+			.fo = { .sessions = 2, .scanners = 2, .rate = 20 },
+			.duration = 10, .settle = 20, .max_sessions = 100000,
+			.min_scanners = 1,      /* exactly-once needs scans to check */
+			.rate_positive = true,  /* chaos sends at a rate, never window-paced */
+		},
+		.drop_every_ms = 500,
+		.daemon_exit = -1,
+	};
+	rc = fleet_cli_parse(&c->cli, "chaos", argc, argv, usage, own);
+	if (rc == 0 && c->kill_every > 0 && !c->daemon_cmd) {
 		fprintf(stderr, "scanbridge-sim chaos: --kill-every needs --daemon-cmd\n");
-		return -1;
+		rc = -1;
 	}
-	return 0;
-bad:
-	fprintf(stderr, "scanbridge-sim chaos: bad value for an option: %s\n", optarg);
-	return -1;
+	return rc;
 }
 
 /* The chaos phase: drops and kills until the duration is over. */
 static int rampage(struct chaos *c, struct fleet *f)
 {
-	int64_t now = sim_now_us(), end = now + (int64_t)(c->duration * 1e6);
+	int64_t now = sim_now_us(), end = now + (int64_t)(c->cli.duration * 1e6);
 	int64_t next_drop = INT64_MAX, next_kill = INT64_MAX;
 
 	if (c->drop_every_ms > 0)
@@ -238,20 +199,20 @@ static void report(const struct chaos *c, struct fleet *f, const struct sim_summ
 		   bool exactly_once, bool settled)
 {
 	f->stats.reconnects = f->loop.reconnects;
-	if (c->json) {
+	if (c->cli.json) {
 		fputc('{', stdout);
 		stats_print_json(stdout, &f->stats, s);
 		printf(",\"command\":\"chaos\",\"exactly_once\":%s,\"settled\":%s,\"sessions\":%d,"
 		       "\"scanners\":%d,\"rate\":%g,\"duration_s\":%g,\"drops\":%llu,\"kills\":%u,"
 		       "\"daemon_restarts\":%u,\"daemon_exit\":%d,\"sim_cpu_s\":%.3f}\n",
 		       exactly_once ? "true" : "false", settled ? "true" : "false", f->n_sess,
-		       f->n_sess * c->fo.scanners, c->fo.rate, c->duration,
+		       f->n_sess * c->cli.fo.scanners, c->cli.fo.rate, c->cli.duration,
 		       (unsigned long long)f->loop.drops, c->kills, c->restarts, c->daemon_exit,
 		       sim_cpu_self(NULL, NULL));
 	} else {
 		printf("chaos: %d sessions x %d scanners, %g scans/s each, %g s; %llu drops, "
-		       "%u daemon kills\n", f->n_sess, c->fo.scanners, c->fo.rate, c->duration,
-		       (unsigned long long)f->loop.drops, c->kills);
+		       "%u daemon kills\n", f->n_sess, c->cli.fo.scanners, c->cli.fo.rate,
+		       c->cli.duration, (unsigned long long)f->loop.drops, c->kills);
 		stats_print_text(stdout, &f->stats, s);
 		printf("exactly-once: %s%s\n", exactly_once ? "yes" : "NO",
 		       settled ? "" : " (did not settle in time)");
@@ -268,19 +229,20 @@ int cmd_chaos(int argc, char **argv)
 	int rc = parse(argc, argv, &c);
 
 	if (rc)
-		return rc > 0 ? 0 : 2;
+		return sim_opts_exit(rc);
 	sim_raise_nofile();
 	memset(&f, 0, sizeof f);
 	if (c.daemon_cmd) {
-		if (api_healthz(&c.fo.url, 1000) == 0) {
+		if (api_healthz(&c.cli.fo.url, 1000) == 0) {
 			fprintf(stderr, "scanbridge-sim chaos: something already answers at %s; with "
-				"--daemon-cmd the simulator starts the daemon itself\n", c.fo.url.base);
+				"--daemon-cmd the simulator starts the daemon itself\n",
+				c.cli.fo.url.base);
 			return 2;
 		}
 		if (daemon_start(&c) < 0)
 			goto fail;
 	}
-	if (fleet_setup(&f, &c.fo) < 0)
+	if (fleet_setup(&f, &c.cli.fo) < 0)
 		goto fail;
 	f.loop.backoff_min_ms = 50;
 	f.loop.backoff_max_ms = 1000;
@@ -291,7 +253,7 @@ int cmd_chaos(int argc, char **argv)
 	}
 	if (rampage(&c, &f) < 0)
 		goto fail;
-	settled = fleet_run(&f, sim_now_us() + (int64_t)(c.settle * 1e6), fleet_settled);
+	settled = fleet_run(&f, sim_now_us() + (int64_t)(c.cli.settle * 1e6), fleet_settled);
 	if (stats_summarize(&f.stats, &s) < 0)
 		goto fail;
 	exactly_once = settled && s.sent > 0 && s.acked == s.sent && s.delivered == s.acked &&

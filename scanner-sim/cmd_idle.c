@@ -3,12 +3,12 @@
  * and one scanner each), reports as soon as all are welcomed (one JSON line with
  * --json), then holds them — pinging every 30 s — until SIGINT/SIGTERM or
  * --hold S. Exit 1 when not all were welcomed in time. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fleet.h"
+#include "opts.h"
 #include "sim.h"
 
 static void usage(FILE *f)
@@ -26,68 +26,74 @@ static void usage(FILE *f)
 	      "  -q, --quiet          no progress on stderr\n", f);
 }
 
+struct idle_opts {
+	struct fleet_opts fo;
+	const char *url;
+	long connections, max_pending;
+	double hold;                 /* < 0: until SIGINT/SIGTERM */
+	double connect_timeout;
+	bool json;
+};
+
+static int parse(int argc, char **argv, struct idle_opts *o)
+{
+	const struct sim_opt opts[] = {
+		OPT_STR("url", &o->url),
+		OPT_LONG("connections", &o->connections, 2, 10000000),
+		OPT_DOUBLE("hold", &o->hold),
+		OPT_DOUBLE("connect-timeout", &o->connect_timeout),
+		OPT_LONG("max-pending", &o->max_pending, 1, 100000),
+		OPT_STR("api-key", &o->fo.api_key),
+		OPT_FLAG("json", &o->json),
+		OPT_QUIET(&o->fo.quiet),
+		OPT_END
+	};
+	int rc;
+
+	memset(o, 0, sizeof *o);
+	o->url = SIM_DEFAULT_URL;
+	o->connections = 100;
+	o->max_pending = 256;
+	o->hold = -1;
+	o->connect_timeout = 120;
+	rc = sim_opts_parse("idle", argc, argv, usage, NULL, opts);
+	if (rc == 0 && sim_opts_url("idle", o->url, &o->fo.url) < 0)
+		rc = -1;
+	return rc;
+}
+
 int cmd_idle(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "connections", required_argument, NULL, 'n' },
-		{ "hold", required_argument, NULL, 'H' },
-		{ "connect-timeout", required_argument, NULL, 'C' },
-		{ "max-pending", required_argument, NULL, 'P' },
-		{ "api-key", required_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *url = "http://127.0.0.1:8080";
-	struct fleet_opts fo;
+	struct idle_opts o;
 	struct fleet f;
-	double hold = -1, connect_timeout = 120, setup_s, connect_s;
-	long n = 100, max_pending = 256, nofile;
-	bool json = false, all;
+	double setup_s, connect_s;
+	long nofile;
+	bool all;
 	int64_t t0, t1, t2;
-	int ch;
+	int rc = parse(argc, argv, &o);
 
-	memset(&fo, 0, sizeof fo);
-	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'u': url = optarg; break;
-		case 'n': if (sim_parse_long(optarg, 2, 10000000, &n)) goto bad; break;
-		case 'H': if (sim_parse_double(optarg, &hold)) goto bad; break;
-		case 'C': if (sim_parse_double(optarg, &connect_timeout)) goto bad; break;
-		case 'P': if (sim_parse_long(optarg, 1, 100000, &max_pending)) goto bad; break;
-		case 'k': fo.api_key = optarg; break;
-		case 'j': json = true; break;
-		case 'q': fo.quiet = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || sim_url_parse(url, &fo.url, NULL) < 0) {
-		usage(stderr);
-		return 2;
-	}
+	if (rc)
+		return sim_opts_exit(rc);
 	nofile = sim_raise_nofile();
-	if (nofile > 0 && n + 64 > nofile)
+	if (nofile > 0 && o.connections + 64 > nofile)
 		fprintf(stderr, "scanbridge-sim idle: %ld connections need more fds than the "
-			"limit %ld\n", n, nofile);
-	fo.sessions = (int)(n / 2);
-	fo.scanners = 1;
-	fo.send = false;
+			"limit %ld\n", o.connections, nofile);
+	o.fo.sessions = (int)(o.connections / 2);
+	o.fo.scanners = 1;
+	o.fo.send = false;
 	t0 = sim_now_us();
-	if (fleet_setup(&f, &fo) < 0) {
+	if (fleet_setup(&f, &o.fo) < 0) {
 		fleet_free(&f);
 		return 2;
 	}
-	f.loop.max_pending = (unsigned)max_pending;
+	f.loop.max_pending = (unsigned)o.max_pending;
 	t1 = sim_now_us();
 	fleet_connect(&f);
-	all = fleet_run(&f, t1 + (int64_t)(connect_timeout * 1e6), fleet_all_welcomed);
+	all = fleet_run(&f, t1 + (int64_t)(o.connect_timeout * 1e6), fleet_all_welcomed);
 	t2 = sim_now_us();
 	setup_s = (double)(t1 - t0) / 1e6;
 	connect_s = (double)(t2 - t1) / 1e6;
-	if (json)
+	if (o.json)
 		printf("{\"command\":\"idle\",\"connections\":%llu,\"sessions\":%d,\"welcomed\":%llu,"
 		       "\"setup_s\":%.3f,\"connect_s\":%.3f,\"connect_failures\":%llu,"
 		       "\"sim_cpu_s\":%.3f,\"sim_max_rss_kb\":%ld}\n",
@@ -101,14 +107,11 @@ int cmd_idle(int argc, char **argv)
 		       (unsigned long long)f.conns_total, f.n_sess, setup_s, connect_s);
 	fflush(stdout);
 	if (all)
-		fleet_run(&f, hold < 0 ? INT64_MAX : t2 + (int64_t)(hold * 1e6), NULL);
-	if (!fo.quiet)
+		fleet_run(&f, o.hold < 0 ? INT64_MAX : t2 + (int64_t)(o.hold * 1e6), NULL);
+	if (!o.fo.quiet)
 		fprintf(stderr, "scanbridge-sim idle: %llu welcomed at the end, %llu reconnects\n",
 			(unsigned long long)fleet_welcomed(&f),
 			(unsigned long long)f.loop.reconnects);
 	fleet_free(&f);
 	return all ? 0 : 1;
-bad:
-	fprintf(stderr, "scanbridge-sim idle: bad value for an option: %s\n", optarg);
-	return 2;
 }

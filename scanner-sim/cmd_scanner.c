@@ -5,7 +5,6 @@
  * resent with the same id after a reconnect. Every server message is printed
  * as one JSON line on stdout. Exits once the input is done and every scan is
  * acked and delivered (or --linger passed since the last ack). */
-#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,9 @@
 
 #include "client.h"
 #include "http.h"
+#include "opts.h"
 #include "sim.h"
+#include "vec.h"
 
 struct item {
 	char id[40];
@@ -75,16 +76,11 @@ static enum sb_format detect(const char *code)
 
 static int add_item(struct scanner *s, const char *code, enum sb_format f)
 {
-	struct item *it;
+	struct item *it = vec_reserve(s->items, &s->cap, s->n + 1, sizeof *it, 64);
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct item *ni = realloc(s->items, cap * sizeof *ni);
-		if (!ni)
-			return -1;
-		s->items = ni;
-		s->cap = cap;
-	}
+	if (!it)
+		return -1;
+	s->items = it;
 	it = &s->items[s->n];
 	memset(it, 0, sizeof *it);
 	it->code = strdup(code);
@@ -303,62 +299,84 @@ static bool finished(const struct scanner *s, double linger)
 	return s->all_acked_at && sim_now_us() - s->all_acked_at >= (int64_t)(linger * 1e6);
 }
 
+/* --generate ean13|code128|qr: dst is the struct scanner. */
+static int set_generate(const char *arg, void *dst)
+{
+	static const char *const kinds[] = { "ean13", "code128", "qr" };
+	struct scanner *s = dst;
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (!strcmp(arg, kinds[i])) {
+			s->gen = (int)i + 1;       /* 0 is "none" */
+			s->from_stdin = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* --format F: dst is the int force_format. */
+static int set_format(const char *arg, void *dst)
+{
+	enum sb_format f;
+
+	if (barcode_format_parse(arg, &f))
+		return -1;
+	*(int *)dst = (int)f;
+	return 0;
+}
+
+struct scanner_opts {
+	const char *pair_url, *name;
+	double linger;
+};
+
+/* Fills *o, and the input and generator settings into *s. */
+static int parse(int argc, char **argv, struct scanner_opts *o, struct scanner *s)
+{
+	const struct sim_opt opts[] = {
+		OPT_STR("pair-url", &o->pair_url),
+		OPT_STR("name", &o->name),
+		OPT_CALL("generate", set_generate, s),
+		OPT_LONG("count", &s->count, 1, 1L << 40),
+		OPT_POSITIVE("rate", &s->rate),
+		OPT_CALL("format", set_format, &s->force_format),
+		OPT_DOUBLE("linger", &o->linger),
+		OPT_QUIET(&s->quiet),
+		OPT_END
+	};
+	int rc;
+
+	memset(o, 0, sizeof *o);
+	o->linger = 5;
+	memset(s, 0, sizeof *s);
+	s->from_stdin = true;
+	s->force_format = -1;
+	s->count = 10;
+	s->rate = 1;
+	rc = sim_opts_parse("scanner", argc, argv, usage, NULL, opts);
+	if (rc == 0 && !o->pair_url) {
+		usage(stderr);
+		rc = -1;
+	}
+	return rc;
+}
+
 int cmd_scanner(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pair-url", required_argument, NULL, 'p' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "generate", required_argument, NULL, 'g' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "linger", required_argument, NULL, 'l' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	static const char b36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-	const char *pair_url = NULL, *name = NULL;
+	struct scanner_opts o;
 	struct scanner s;
 	struct sim_url u;
 	struct sim_pair_info p;
 	struct sim_loop loop;
-	double linger = 5;
-	enum sb_format f;
-	int ch, rc;
+	int rc;
 
-	memset(&s, 0, sizeof s);
-	s.from_stdin = true;
-	s.force_format = -1;
-	s.count = 10;
-	s.rate = 1;
-	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'p': pair_url = optarg; break;
-		case 'n': name = optarg; break;
-		case 'g':
-			s.gen = !strcmp(optarg, "ean13") ? 1 : !strcmp(optarg, "code128") ? 2 :
-				!strcmp(optarg, "qr") ? 3 : 0;
-			if (!s.gen)
-				goto bad;
-			s.from_stdin = false;
-			break;
-		case 'c': if (sim_parse_long(optarg, 1, 1L << 40, &s.count)) goto bad; break;
-		case 'r': if (sim_parse_double(optarg, &s.rate) || s.rate <= 0) goto bad; break;
-		case 'f': if (barcode_format_parse(optarg, &f)) goto bad; s.force_format = (int)f; break;
-		case 'l': if (sim_parse_double(optarg, &linger)) goto bad; break;
-		case 'q': s.quiet = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !pair_url) {
-		usage(stderr);
-		return 2;
-	}
+	if ((rc = parse(argc, argv, &o, &s)) != 0)
+		return sim_opts_exit(rc);
 	for (int i = 0; i < 6; i++)
 		s.run[i] = b36[sim_rand() % 36];
-	if (pair(pair_url, name, &u, &p) < 0)
+	if (pair(o.pair_url, o.name, &u, &p) < 0)
 		return 2;
 	if (sim_loop_init(&loop, u.host, u.port) < 0 ||
 	    sim_conn_init(&s.conn, &loop, SIM_SCANNER, p.scanner_token, -1, &sc_ops, &s) < 0) {
@@ -369,7 +387,7 @@ int cmd_scanner(int argc, char **argv)
 	loop.tick_arg = &s;
 	s.next_due_us = sim_now_us();
 	sim_conn_start(&s.conn);
-	while (!sim_stop && s.conn.state != SIM_C_DONE && !finished(&s, linger))
+	while (!sim_stop && s.conn.state != SIM_C_DONE && !finished(&s, o.linger))
 		sim_loop_service(&loop);
 	rc = (s.input_done && s.acked >= s.n) ? 0 : 1;
 	if (!s.quiet)
@@ -387,7 +405,4 @@ int cmd_scanner(int argc, char **argv)
 		free(s.items[i].code);
 	free(s.items);
 	return rc;
-bad:
-	fprintf(stderr, "scanbridge-sim scanner: bad value for an option: %s\n", optarg);
-	return 2;
 }

@@ -4,13 +4,13 @@
  * desktop: every server message is printed as one JSON line on stdout, each new
  * scan is acknowledged, and a dropped connection resumes from the last seq held
  * (replayed seqs are dropped). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "http.h"
+#include "opts.h"
 #include "qr.h"
 #include "sim.h"
 
@@ -93,50 +93,48 @@ static void show_pairing(const struct sim_session_info *si, bool qr)
 	fprintf(stderr, "pair a phone: %s\n", si->pair_url);
 }
 
+struct session_opts {
+	const char *url, *api_key;
+	struct sim_url u;
+	bool no_qr;
+};
+
+/* Fills *o, and the desktop's --count and --quiet into *d. */
+static int parse(int argc, char **argv, struct session_opts *o, struct desk *d)
+{
+	const struct sim_opt opts[] = {
+		OPT_STR("url", &o->url),
+		OPT_LONG("count", &d->count, 1, 1L << 40),
+		OPT_STR("api-key", &o->api_key),
+		OPT_FLAG("no-qr", &o->no_qr),
+		OPT_QUIET(&d->quiet),
+		OPT_END
+	};
+	int rc;
+
+	memset(o, 0, sizeof *o);
+	o->url = SIM_DEFAULT_URL;
+	rc = sim_opts_parse("session", argc, argv, usage, NULL, opts);
+	if (rc == 0 && sim_opts_url("session", o->url, &o->u) < 0)
+		rc = -1;
+	return rc;
+}
+
 int cmd_session(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "api-key", required_argument, NULL, 'k' },
-		{ "no-qr", no_argument, NULL, 'Q' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *url = "http://127.0.0.1:8080", *api_key = NULL;
+	struct session_opts o;
 	struct sim_session_info si;
-	struct sim_url u;
 	struct sim_loop loop;
 	struct desk d;
-	bool qr = true;
-	int ch, rc = 0;
+	int rc;
 
 	memset(&d, 0, sizeof d);
-	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'u': url = optarg; break;
-		case 'n':
-			if (sim_parse_long(optarg, 1, 1L << 40, &d.count)) {
-				fprintf(stderr, "scanbridge-sim session: bad --count %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 'k': api_key = optarg; break;
-		case 'Q': qr = false; break;
-		case 'q': d.quiet = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || sim_url_parse(url, &u, NULL) < 0) {
-		usage(stderr);
+	if ((rc = parse(argc, argv, &o, &d)) != 0)
+		return sim_opts_exit(rc);
+	if (api_create_session(&o.u, o.api_key, &si) < 0)
 		return 2;
-	}
-	if (api_create_session(&u, api_key, &si) < 0)
-		return 2;
-	show_pairing(&si, qr);
-	if (sim_loop_init(&loop, u.host, u.port) < 0 ||
+	show_pairing(&si, !o.no_qr);
+	if (sim_loop_init(&loop, o.u.host, o.u.port) < 0 ||
 	    sim_conn_init(&d.conn, &loop, SIM_DESKTOP, si.desktop_token, 0, &desk_ops, &d) < 0) {
 		sim_loop_free(&loop);
 		return 2;

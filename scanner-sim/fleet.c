@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "vec.h"
 
 #define OB_MIN 64
 
@@ -32,20 +33,18 @@ static int64_t id_to_index(const struct fleet *f, const char *id)
 
 static int ob_push(struct fleet_scanner *s, int64_t idx)
 {
+	int64_t *ob;
+
 	if (s->ob_head > 4096 && s->ob_head * 2 > s->ob_tail) {
 		memmove(s->ob, s->ob + s->ob_head, (s->ob_tail - s->ob_head) * sizeof *s->ob);
 		s->ob_tail -= s->ob_head;
 		s->ob_next -= s->ob_head;
 		s->ob_head = 0;
 	}
-	if (s->ob_tail == s->ob_cap) {
-		size_t cap = s->ob_cap ? s->ob_cap * 2 : OB_MIN;
-		int64_t *n = realloc(s->ob, cap * sizeof *n);
-		if (!n)
-			return -1;
-		s->ob = n;
-		s->ob_cap = cap;
-	}
+	ob = vec_reserve(s->ob, &s->ob_cap, s->ob_tail + 1, sizeof *ob, OB_MIN);
+	if (!ob)
+		return -1;
+	s->ob = ob;
 	s->ob[s->ob_tail++] = idx;
 	return 0;
 }

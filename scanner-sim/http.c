@@ -17,6 +17,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "vec.h"
+
 int sim_url_parse(const char *s, struct sim_url *u, const char **rest)
 {
 	const char *h, *end, *colon = NULL;
@@ -106,21 +108,16 @@ static int send_all(int fd, const char *p, size_t n)
  * until the body announced by Content-Length is complete. */
 static int read_answer(int fd, char **out, size_t *out_len)
 {
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
+	size_t cap = 0, len = 0;
+	char *buf = NULL;
 	char *hend;
 
-	if (!buf)
-		return -1;
 	for (;;) {
 		ssize_t r;
-		if (len + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				goto fail;
-			buf = nb;
-			cap *= 2;
-		}
+		char *nb = vec_reserve(buf, &cap, len + 4096 + 1, 1, 8192);
+		if (!nb)
+			goto fail;
+		buf = nb;
 		r = recv(fd, buf + len, cap - len - 1, 0);
 		if (r < 0 && errno == EINTR)
 			continue;

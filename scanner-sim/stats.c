@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 void stats_init(struct sim_stats *st)
 {
 	memset(st, 0, sizeof *st);
@@ -21,14 +23,11 @@ void stats_free(struct sim_stats *st)
 
 int64_t stats_add(struct sim_stats *st)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 1024;
-		struct sim_rec *r = realloc(st->rec, cap * sizeof *r);
-		if (!r)
-			return -1;
-		st->rec = r;
-		st->cap = cap;
-	}
+	struct sim_rec *r = vec_reserve(st->rec, &st->cap, st->n + 1, sizeof *r, 1024);
+
+	if (!r)
+		return -1;
+	st->rec = r;
 	memset(&st->rec[st->n], 0, sizeof st->rec[0]);
 	return (int64_t)st->n++;
 }
