@@ -210,8 +210,10 @@ static int get_str(const cJSON *o, const char *key, char *dst, size_t cap, bool 
 	return 0;
 }
 
-/* Integer member key into *dst (def when absent or null). SB_EINVAL when
- * required and missing, or present and not a number. */
+/* Integer member key into *dst (def when absent or null; a fraction, as in
+ * decoded.ms, is cut). SB_EINVAL when required and missing, or present and not
+ * a number that fits in int64_t: converting one that does not (9e22, found by
+ * fuzz_srv_decode) is undefined behaviour. */
 static int get_int(const cJSON *o, const char *key, int64_t *dst, int64_t def, bool required)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -219,7 +221,9 @@ static int get_int(const cJSON *o, const char *key, int64_t *dst, int64_t def, b
 	*dst = def;
 	if (!it || cJSON_IsNull(it))
 		return required ? SB_EINVAL : 0;
-	if (!cJSON_IsNumber(it))
+	/* 2^63 is exact as a double; NaN fails both comparisons */
+	if (!cJSON_IsNumber(it) || !(it->valuedouble >= -9223372036854775808.0 &&
+				     it->valuedouble < 9223372036854775808.0))
 		return SB_EINVAL;
 	*dst = (int64_t)it->valuedouble;
 	return 0;
@@ -253,6 +257,8 @@ static int decode_scan(const cJSON *o, struct sb_server_msg *m)
 		return rc;
 	if (!fmt[0] || barcode_format_parse(fmt, &s->format) < 0)
 		s->format = SB_FMT_UNKNOWN;
+	if (s->scanned_at < 0)
+		s->scanned_at = -1; /* no time: -1 is how sb_scan says so (the wire: null) */
 	m->seq = s->seq;
 	snprintf(m->id, sizeof m->id, "%s", s->id);
 	return 0;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "conn.h"
 #include "http.h"
 #include "opts.h"
 #include "sim.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "conn.h"
 #include "http.h"
 #include "opts.h"
 #include "qr.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "client.h"
+#include "conn.h"
 #include "http.h"
 #include "stats.h"
 

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for scanner-sim/stats.c: exact nearest-rank percentiles on known
  * data, and the bookkeeping that detects lost, duplicated and out-of-order
- * scans. Also the client-side wire helpers the simulator is built on
- * (proto/client.c): encoders and the server-message decoder. */
+ * scans. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../proto/client.h"
 #include "../../scanner-sim/stats.h"
 #include "check.h"
-#include "sb_err.h"
 
 static void test_percentile_exact(void)
 {
@@ -196,81 +193,6 @@ static void test_many_records(void)
 	stats_free(&st);
 }
 
-static void test_client_encoders(void)
-{
-	char buf[256];
-
-	CHECK_EQ_INT(sb_cmsg_hello(buf, sizeof buf, "t.o.k", 7), (int)strlen(buf));
-	CHECK_STR(buf, "{\"type\":\"hello\",\"token\":\"t.o.k\",\"last_seq\":7}");
-	sb_cmsg_hello(buf, sizeof buf, "t", -1);
-	CHECK_STR(buf, "{\"type\":\"hello\",\"token\":\"t\"}");
-	sb_cmsg_scan(buf, sizeof buf, "a-1", "q\"\\\x01", SB_FMT_CODE_128, 1795444990000);
-	CHECK_STR(buf, "{\"type\":\"scan\",\"id\":\"a-1\",\"code\":\"q\\\"\\\\\\u0001\","
-		  "\"format\":\"CODE_128\",\"scanned_at\":1795444990000}");
-	sb_cmsg_scan(buf, sizeof buf, "a-2", "4006381333931", SB_FMT_EAN_13, -1);
-	CHECK_STR(buf, "{\"type\":\"scan\",\"id\":\"a-2\",\"code\":\"4006381333931\","
-		  "\"format\":\"EAN_13\"}");
-	sb_cmsg_ack(buf, sizeof buf, 42);
-	CHECK_STR(buf, "{\"type\":\"ack\",\"seq\":42}");
-	sb_cmsg_kick(buf, sizeof buf, "9VWh-hIkrgg-xUhY");
-	CHECK_STR(buf, "{\"type\":\"kick\",\"scanner\":\"9VWh-hIkrgg-xUhY\"}");
-	sb_cmsg_ping(buf, sizeof buf);
-	CHECK_STR(buf, "{\"type\":\"ping\"}");
-	CHECK_EQ_INT(sb_cmsg_ack(buf, 10, 42), SB_ETOOBIG);
-	CHECK_EQ_INT(sb_cmsg_hello(buf, sizeof buf, "", 0), SB_EINVAL);
-	/* what we encode, the daemon's decoder accepts */
-	{
-		struct sb_client_msg m;
-		int n = sb_cmsg_scan(buf, sizeof buf, "k3f9-0001", "4006381333931",
-				     SB_FMT_EAN_13, 5);
-		CHECK_EQ_INT(sb_msg_decode(buf, (size_t)n, 8, &m, NULL), 0);
-		CHECK_EQ_INT(m.type, SB_MSG_SCAN);
-		CHECK_STR(m.scan.id, "k3f9-0001");
-		CHECK_EQ_INT(m.scan.scanned_at, 5);
-	}
-}
-
-static void test_client_decoder(void)
-{
-	struct sb_server_msg m;
-	const char *w = "{\"type\":\"welcome\",\"role\":\"scanner\",\"session\":\"S\",\"last_seq\":3,"
-			"\"delivered_seq\":2,\"expires_at\":1795445564770,\"scanner\":\"X\"}";
-	const char *s = "{\"type\":\"scan\",\"seq\":1,\"id\":\"k3f9-0001\",\"code\":\"4006381333931\","
-			"\"format\":\"EAN_13\",\"scanner\":\"X\",\"scanned_at\":null,"
-			"\"received_at\":1795444965773}";
-	const char *a = "{\"type\":\"ack\",\"id\":\"k3f9-0001\",\"seq\":1,\"duplicate\":true}";
-	const char *e = "{\"type\":\"error\",\"code\":\"rate_limited\",\"message\":\"slow\",\"id\":\"z\"}";
-	const char *j = "{\"type\":\"scanner_joined\",\"scanner\":{\"id\":\"X\",\"name\":\"Till 2\"}}";
-
-	CHECK_EQ_INT(sb_srv_decode(w, strlen(w), &m), 0);
-	CHECK_EQ_INT(m.type, SB_SRV_WELCOME);
-	CHECK_STR(m.role, "scanner");
-	CHECK_EQ_INT(m.last_seq, 3);
-	CHECK_EQ_INT(m.delivered_seq, 2);
-	CHECK_EQ_INT(m.expires_at, 1795445564770LL);
-	CHECK_STR(m.scanner, "X");
-	CHECK_EQ_INT(sb_srv_decode(s, strlen(s), &m), 0);
-	CHECK_EQ_INT(m.type, SB_SRV_SCAN);
-	CHECK_EQ_INT(m.seq, 1);
-	CHECK_STR(m.id, "k3f9-0001");
-	CHECK_EQ_INT(m.scan.format, SB_FMT_EAN_13);
-	CHECK_EQ_INT(m.scan.scanned_at, -1);
-	CHECK_EQ_INT(m.scan.received_at, 1795444965773LL);
-	CHECK_EQ_INT(sb_srv_decode(a, strlen(a), &m), 0);
-	CHECK(m.type == SB_SRV_ACK && m.duplicate && m.seq == 1);
-	CHECK_EQ_INT(sb_srv_decode(e, strlen(e), &m), 0);
-	CHECK(m.type == SB_SRV_ERROR && !strcmp(m.code, "rate_limited") && !strcmp(m.id, "z"));
-	CHECK_EQ_INT(sb_srv_decode(j, strlen(j), &m), 0);
-	CHECK(m.type == SB_SRV_SCANNER_JOINED && !strcmp(m.name, "Till 2"));
-	CHECK_EQ_INT(sb_srv_decode("{\"type\":\"future\"}", 18, &m), 0);
-	CHECK_EQ_INT(m.type, SB_SRV_UNKNOWN);
-	CHECK_EQ_INT(sb_srv_decode("[1]", 3, &m), SB_EPROTO);
-	CHECK_EQ_INT(sb_srv_decode("{\"type\":\"ack\"", 13, &m), SB_EPROTO);
-	CHECK_EQ_INT(sb_srv_decode("{\"type\":\"ack\",\"seq\":1}", 22, &m), SB_EINVAL);
-	CHECK_STR(sb_srv_type_name(SB_SRV_DELIVERED), "delivered");
-}
-
 TEST_MAIN(TEST(test_percentile_exact), TEST(test_pct_fill_sorts_and_converts),
 	  TEST(test_clean_run), TEST(test_lost_and_unacked), TEST(test_duplicates),
-	  TEST(test_seq_order), TEST(test_many_records), TEST(test_client_encoders),
-	  TEST(test_client_decoder))
+	  TEST(test_seq_order), TEST(test_many_records))

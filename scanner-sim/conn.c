@@ -2,7 +2,7 @@
 /* lws client connections for scanbridge-sim (see client.h). All the lws
  * callbacks of the simulator live here; they translate socket events into the
  * owner's sim_conn_ops calls, nothing more. */
-#include "client.h"
+#include "conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,15 +6,15 @@
  * messages, paces connection attempts, and reconnects dropped connections with
  * exponential backoff and jitter. What to send is the owner's business, through
  * the callbacks of struct sim_conn_ops. */
-#ifndef SIM_CLIENT_H
-#define SIM_CLIENT_H
+#ifndef SIM_CONN_H
+#define SIM_CONN_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <libwebsockets.h>
 
-#include "../proto/client.h"
+#include "client.h" /* proto/: the wire messages of a client */
 
 #define SIM_FRAME_MAX 8192   /* largest frame an owner may ask to send */
 
