@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Counters, gauges and histograms for /metrics, kept in static arrays (the event
  * loop is the only writer) and rendered in the Prometheus text format 0.0.4 with
- * HELP and TYPE lines. Errors answered to clients are counted per wire code from
- * a fixed table; anything not in it counts as "other". */
+ * HELP and TYPE lines. Errors answered to clients are counted per wire error
+ * code (wire_err.h); anything else (a protocol violation, which closes rather
+ * than answers `error`) counts as "other". */
 #include "metrics.h"
 #include "strbuf.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "sb_err.h"
+#include "wire_err.h"
 
 #define HIST_BUCKETS 11 /* finite upper bounds; +Inf is the count */
 
@@ -21,13 +23,8 @@ static const double bucket_le[HIST_BUCKETS] = {
 };
 
 /* Every error code of the wire contract, then the catch-all. */
-static const char *const error_codes[] = {
-	"invalid_request", "invalid_check_digit", "unauthorized", "forbidden",
-	"not_found", "pair_code_invalid", "session_full", "session_expired",
-	"too_large", "unsupported_media_type", "rate_limited", "unavailable",
-	"busy", "method_not_allowed", "other",
-};
-#define N_ERROR_CODES (sizeof error_codes / sizeof error_codes[0])
+#define N_ERROR_CODES (SB_WIRE_N_ERRORS + 1)
+#define ERROR_OTHER SB_WIRE_N_ERRORS
 
 struct gauge_def { const char *name, *label, *help; };
 struct metric_def { const char *name, *help; };
@@ -122,16 +119,9 @@ int64_t metrics_counter_value(enum metric_counter c)
 	return (unsigned)c < MC_COUNT ? counters[c] : 0;
 }
 
-void metrics_error(const char *code)
+void metrics_error(enum sb_wire code)
 {
-	size_t i;
-
-	for (i = 0; code && i < N_ERROR_CODES - 1; i++)
-		if (strcmp(code, error_codes[i]) == 0)
-			break;
-	if (!code)
-		i = N_ERROR_CODES - 1;
-	errors[i]++;
+	errors[(unsigned)code < SB_WIRE_N_ERRORS ? (unsigned)code : ERROR_OTHER]++;
 }
 
 void metrics_observe(enum metric_hist h, double seconds)
@@ -199,8 +189,8 @@ static void render_counters(struct strbuf *b)
 	header(b, "scanbridge_errors_total", "Errors answered to clients, by wire code.",
 	       "counter");
 	for (size_t i = 0; i < N_ERROR_CODES; i++)
-		strbuf_printf(b, "scanbridge_errors_total{code=\"%s\"} %lld\n", error_codes[i],
-		    (long long)errors[i]);
+		strbuf_printf(b, "scanbridge_errors_total{code=\"%s\"} %lld\n",
+		    i == ERROR_OTHER ? "other" : sb_wire_name((enum sb_wire)i), (long long)errors[i]);
 }
 
 static void render_histogram(struct strbuf *b, const struct metric_def *d,

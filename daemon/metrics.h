@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire_err.h"
+
 enum metric_gauge { MG_CONN_DESKTOP, MG_CONN_SCANNER, MG_CONN_UNAUTH, MG_SESSIONS_ACTIVE,
 		    MG_LONGPOLL_WAITERS, MG_COUNT };
 enum metric_counter { MC_SCANS_RELAYED, MC_SCANS_DUPLICATE, MC_SESSIONS_CREATED,
@@ -22,8 +24,9 @@ void metrics_gauge_add(enum metric_gauge g, int64_t delta);
 void metrics_gauge_set(enum metric_gauge g, int64_t v);
 void metrics_inc(enum metric_counter c);
 void metrics_add(enum metric_counter c, int64_t n);
-/* Errors answered to clients, labelled by wire code ("invalid_request", ...). */
-void metrics_error(const char *code);
+/* Errors answered to clients, labelled by wire error code; a code that is not
+ * one (SB_WIRE_PROTOCOL_VIOLATION, or outside the enum) counts as "other". */
+void metrics_error(enum sb_wire code);
 /* Observes a duration in seconds. */
 void metrics_observe(enum metric_hist h, double seconds);
 int64_t metrics_counter_value(enum metric_counter c);

@@ -100,7 +100,7 @@ static int serve_phone_page(struct http_pss *pss)
 	int n;
 
 	if (pss->rq.method != HM_GET && pss->rq.method != HM_HEAD) {
-		rest_error(&pss->rs, 405, "method_not_allowed", "this path only takes GET");
+		rest_error(&pss->rs, SB_WIRE_METHOD_NOT_ALLOWED, "this path only takes GET");
 		snprintf(pss->rs.allow, sizeof(pss->rs.allow), "GET");
 		request_write(pss);
 		return 0;
@@ -239,7 +239,7 @@ static void commit_done(struct waiter *w, int rc)
 	struct http_pss *pss = lws_container_of(w, struct http_pss, commit_w);
 
 	if (rc && pss->rs.status < 400)
-		rest_error(&pss->rs, 503, "unavailable", "the change could not be stored; retry");
+		rest_error(&pss->rs, SB_WIRE_UNAVAILABLE, "the change could not be stored; retry");
 	request_write(pss);
 }
 
@@ -318,7 +318,7 @@ static void relock_done(struct waiter *w, int rc)
 		dispatch(pss);
 		return;
 	}
-	rest_error(&pss->rs, 503, "unavailable", "the database is busy; nothing was changed, retry");
+	rest_error(&pss->rs, SB_WIRE_UNAVAILABLE, "the database is busy; nothing was changed, retry");
 	request_write(pss);
 }
 
@@ -331,7 +331,7 @@ static void dispatch(struct http_pss *pss)
 	if (pss->body_too_big) {
 		if (pss->is_decode)
 			metrics_inc(MC_FRAMES_REFUSED);
-		rest_error(&pss->rs, 413, "too_large", "the request body is too large");
+		rest_error(&pss->rs, SB_WIRE_TOO_LARGE, "the request body is too large");
 		answer(pss);
 		return;
 	}
@@ -441,11 +441,11 @@ static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
 /* Answers a request lws has not handed to a protocol yet (the gate below):
  * headers and JSON body in one write, then the caller closes. Small enough to
  * go whole into a fresh socket's buffer. */
-static void refuse_now(struct lws *wsi, int status, const char *code, const char *message)
+static void refuse_now(struct lws *wsi, int status, enum sb_wire code, const char *message)
 {
 	struct rest_resp rs = { 0 };
 
-	rest_error(&rs, status, code, message);
+	rest_error_status(&rs, status, code, message);
 	write_whole(wsi, &rs, true, NULL);
 	rest_resp_clear(&rs);
 }
@@ -492,7 +492,7 @@ static bool cors_gate(struct http_pss *pss)
 		return false;
 	lws_hdr_copy(pss->wsi, host, sizeof(host), WSI_TOKEN_HOST);
 	if (!origin_allowed(origin, host, H_cfg->public_url, H_cfg->allowed_origins)) {
-		rest_error(&pss->rs, 403, "forbidden",
+		rest_error(&pss->rs, SB_WIRE_FORBIDDEN,
 			   "pages from this origin may not use the API (see allowed_origins)");
 		answer_early(pss);
 		return true;
@@ -521,7 +521,7 @@ static int start_body(struct http_pss *pss, long long len)
 	if ((unsigned long long)len > pss->body_max) {
 		if (pss->is_decode)
 			metrics_inc(MC_FRAMES_REFUSED);
-		rest_error(&pss->rs, 413, "too_large", "the request body is too large");
+		rest_error(&pss->rs, SB_WIRE_TOO_LARGE, "the request body is too large");
 		return answer_early(pss);
 	}
 	if (rest_refuse_before_body(&pss->rq, &pss->rs))
@@ -529,7 +529,7 @@ static int start_body(struct http_pss *pss, long long len)
 	if (pss->is_decode) {
 		if (!upload_budget_take((size_t)len)) {
 			metrics_inc(MC_FRAMES_REFUSED);
-			rest_error(&pss->rs, 503, "busy", "too many images are being uploaded at once; retry");
+			rest_error(&pss->rs, SB_WIRE_BUSY, "too many images are being uploaded at once; retry");
 			pss->rs.retry_after = 1;
 			return answer_early(pss);
 		}
@@ -548,7 +548,7 @@ static int on_http(struct http_pss *pss, struct lws *wsi)
 	memset(&pss->commit_w, 0, sizeof(pss->commit_w));
 	pss->wsi = wsi;
 	if (read_method_and_path(wsi, &pss->rq)) {
-		rest_error(&pss->rs, 414, "invalid_request", "the request line is too long");
+		rest_error_status(&pss->rs, 414, SB_WIRE_INVALID_REQUEST, "the request line is too long");
 		return answer_early(pss);
 	}
 	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/"))
@@ -593,16 +593,16 @@ static int request_gate(struct lws *wsi)
 	char host[HOSTCHECK_NAME_MAX + 8] = "";
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
-		refuse_now(wsi, 411, "invalid_request",
+		refuse_now(wsi, 411, SB_WIRE_INVALID_REQUEST,
 			   "chunked request bodies are not accepted: send the body with a Content-Length");
 		return 1;
 	}
 	if (content_length(wsi) < 0) {
-		refuse_now(wsi, 400, "invalid_request", "Content-Length must be one decimal number");
+		refuse_now(wsi, 400, SB_WIRE_INVALID_REQUEST, "Content-Length must be one decimal number");
 		return 1;
 	}
 	if (!http_host_allowed(wsi, host, sizeof(host))) {
-		refuse_now(wsi, 403, "forbidden",
+		refuse_now(wsi, 403, SB_WIRE_FORBIDDEN,
 			   "this box does not answer to that host name (see allowed_hosts)");
 		return 1;
 	}
@@ -633,7 +633,7 @@ static int confirm_upgrade(struct lws *wsi, const char *to)
 	verdict = proto_ws_upgrade_verdict(wsi);
 	if (verdict == HTTP_STATUS_FORBIDDEN) {
 		log_info("websocket from a disallowed origin or host refused", NULL);
-		refuse_now(wsi, HTTP_STATUS_FORBIDDEN, "forbidden",
+		refuse_now(wsi, HTTP_STATUS_FORBIDDEN, SB_WIRE_FORBIDDEN,
 			   "pages from this origin or host name may not open /ws (see allowed_origins, allowed_hosts)");
 		return 1;
 	}

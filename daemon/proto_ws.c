@@ -18,7 +18,6 @@
 
 #include "clock.h"
 #include "decode_pool.h"
-#include "log.h"
 #include "metrics.h"
 #include "origin.h"
 #include "proto_http.h"
@@ -26,6 +25,7 @@
 #include "sb_err.h"
 #include "session.h"
 #include "upload_budget.h"
+#include "wire_err.h"
 
 #define CLOSE_LINGER_S 3
 #define WS_IMAGES_IN_FLIGHT 2       /* PROTOCOL.md: image frames <= 2 in flight */
@@ -156,23 +156,6 @@ static void close_with(struct ws_pss *pss, int code, const char *reason)
 
 /* ---- images: decode jobs, at most WS_IMAGES_IN_FLIGHT per connection ---- */
 
-/* Queues msg like the session layer does: counted, and a full queue closes. */
-static void send_own(struct ws_pss *pss, char *msg)
-{
-	if (!msg)
-		return;
-	if (pss->peer.closing) {
-		free(msg);
-		return;
-	}
-	metrics_inc(MC_WS_MESSAGES_OUT);
-	if (ws_send(&pss->peer, msg) == SB_ELIMIT) {
-		metrics_inc(MC_SLOW_CONSUMER_CLOSES);
-		log_warn("slow consumer closed", "role=scanner");
-		close_with(pss, 1008, "send queue overflow");
-	}
-}
-
 static int free_slot(const struct ws_images *img)
 {
 	for (int i = 0; i < WS_IMAGES_IN_FLIGHT; i++)
@@ -191,34 +174,21 @@ static void send_decoded(struct ws_pss *pss, const struct decode_outcome *res)
 		codes[i] = res->codes[i].code;
 		formats[i] = res->codes[i].format;
 	}
-	send_own(pss, sb_msg_decoded(codes, formats, (size_t)n, round(res->ms * 10) / 10));
+	session_peer_send(&pss->peer,
+			  sb_msg_decoded(codes, formats, (size_t)n, round(res->ms * 10) / 10));
 }
 
 /* The answer to one image frame: `decoded`, or an error (the socket stays open). */
 static void answer_image(struct ws_pss *pss, const struct decode_outcome *res)
 {
-	switch (res->rc) {
-	case 0:
+	const struct sb_wire_image_refusal *r;
+
+	if (!res->rc) {
 		send_decoded(pss, res);
-		break;
-	case SB_EPROTO:
-		session_peer_error(&pss->peer, "unsupported_media_type",
-				   "the frame is neither a JPEG nor a PNG image", NULL);
-		break;
-	case SB_ETOOBIG:
-		session_peer_error(&pss->peer, "invalid_request",
-				   "the image is too large to decode: over max_image_megapixels,"
-				   " max_image_side, 100 scans or the memory per image", NULL);
-		break;
-	case SB_EINVAL:
-		session_peer_error(&pss->peer, "invalid_request",
-				   "the image is corrupt or truncated", NULL);
-		break;
-	default: /* SB_ELIMIT, SB_ENOMEM, SB_EGONE: worth trying again later */
-		session_peer_error(&pss->peer, "busy",
-				   "the decoder is busy; the frame was not decoded", NULL);
-		break;
+		return;
 	}
+	r = sb_wire_image_refusal(res->rc);
+	session_peer_error(&pss->peer, r->ws_code, r->ws_message, NULL);
 }
 
 static void image_decoded_cb(void *owner, const struct decode_outcome *res);
@@ -404,10 +374,10 @@ static bool within_rate(struct ws_pss *pss)
 		return true;
 	}
 	if (++pss->strikes >= W_cfg->rate_limit_close_after) {
-		metrics_error("rate_limited");
+		metrics_error(SB_WIRE_RATE_LIMITED);
 		close_with(pss, 4008, "rate limited");
 	} else {
-		session_peer_error(&pss->peer, "rate_limited", "too many messages; slow down", NULL);
+		session_peer_error(&pss->peer, SB_WIRE_RATE_LIMITED, "too many messages; slow down", NULL);
 	}
 	return false;
 }
@@ -417,10 +387,10 @@ static void on_binary(struct ws_pss *pss)
 	if (!pss->peer.sess)
 		close_with(pss, 4001, "the first message must be hello");
 	else if (pss->peer.role != SB_ROLE_SCANNER)
-		session_peer_error(&pss->peer, "invalid_request", "only a scanner sends images", NULL);
+		session_peer_error(&pss->peer, SB_WIRE_INVALID_REQUEST, "only a scanner sends images", NULL);
 	else if (!pss->rx_len) {
 		metrics_inc(MC_FRAMES_REFUSED);
-		session_peer_error(&pss->peer, "invalid_request", "empty image frame", NULL);
+		session_peer_error(&pss->peer, SB_WIRE_INVALID_REQUEST, "empty image frame", NULL);
 	} else {
 		size_t len = pss->rx_len;
 		uint8_t *img = realloc(pss->rx, len); /* shrinks: the image keeps len bytes */
@@ -451,13 +421,13 @@ static void on_text(struct ws_pss *pss, const char *buf, size_t len)
 	      pss->peer.role == SB_ROLE_DESKTOP) && !within_rate(pss))
 		return;
 	if (rc == SB_EPROTO) {
-		metrics_error("protocol_violation");
+		metrics_error(SB_WIRE_PROTOCOL_VIOLATION);
 		close_with(pss, 4000, err.message[0] ? err.message : "protocol violation");
 	} else if (rc && !pss->peer.sess) {
 		close_with(pss, 4001, "the first message must be a valid hello");
 	} else if (rc) {
-		session_peer_error(&pss->peer, rc == SB_ECHECKDIGIT ? "invalid_check_digit"
-				   : "invalid_request", err.message, err.id[0] ? err.id : NULL);
+		session_peer_error(&pss->peer, sb_wire_refusal(rc)->code, err.message,
+				   err.id[0] ? err.id : NULL);
 	} else {
 		session_peer_message(&pss->peer, m);
 	}
@@ -553,7 +523,7 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 		pss->rx_skip = true;
 		metrics_inc(MC_FRAMES_REFUSED);
 		rx_release(pss);
-		session_peer_error(&pss->peer, "busy",
+		session_peer_error(&pss->peer, SB_WIRE_BUSY,
 				   "too many images are being received at once; the frame was not decoded", NULL);
 		return;
 	}
@@ -562,7 +532,7 @@ static void on_receive(struct ws_pss *pss, const void *in, size_t len)
 		if (pss->rx_binary)
 			metrics_inc(MC_FRAMES_REFUSED);
 		rx_release(pss); /* up to max_image_bytes: not kept until the close ends */
-		metrics_error("too_large");
+		metrics_error(SB_WIRE_TOO_LARGE);
 		close_with(pss, 1009, "message too big");
 		return;
 	}

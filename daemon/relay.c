@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "sb_err.h"
 #include "session_int.h"
+#include "wire_err.h"
 
 #define REPLAY_CHUNK 128
 
@@ -321,10 +322,15 @@ static void peer_send(struct peer *p, char *msg)
 	}
 }
 
-void session_peer_error(struct peer *p, const char *code, const char *message, const char *id)
+void session_peer_send(struct peer *p, char *msg)
+{
+	peer_send(p, msg);
+}
+
+void session_peer_error(struct peer *p, enum sb_wire code, const char *message, const char *id)
 {
 	metrics_error(code);
-	peer_send(p, sb_msg_error(code, message, id));
+	peer_send(p, sb_msg_error(sb_wire_name(code), message, id));
 }
 
 static void send_to_desktops(struct sess *s, const char *msg)
@@ -514,7 +520,7 @@ static void run_action(struct action *a, int rc)
 			peer_send(a->peer, a->msg);
 			a->msg = NULL;
 		} else if (a->peer) {
-			session_peer_error(a->peer, "unavailable",
+			session_peer_error(a->peer, SB_WIRE_UNAVAILABLE,
 					   "the scan could not be stored; resend it", a->id);
 		}
 		break;
@@ -526,7 +532,7 @@ static void run_action(struct action *a, int rc)
 		if (!rc)
 			send_receipts(a);
 		else if (a->peer) /* else the desktop takes the ack as done */
-			session_peer_error(a->peer, "unavailable",
+			session_peer_error(a->peer, SB_WIRE_UNAVAILABLE,
 					   "the acknowledgement could not be stored; send it again", NULL);
 		break;
 	case ACT_END:
@@ -770,7 +776,7 @@ static void parked_done(struct waiter *w, int rc)
 	struct peer *p = k->peer;
 
 	if (p && p->sess && !p->closing && rc)
-		session_peer_error(p, "unavailable", "the database is busy; send it again",
+		session_peer_error(p, SB_WIRE_UNAVAILABLE, "the database is busy; send it again",
 				   k->type == SB_MSG_SCAN ? k->scan.id : NULL);
 	else if (p && p->sess && !p->closing && k->type == SB_MSG_SCAN)
 		peer_scan(p, &k->scan);
@@ -825,14 +831,14 @@ static void peer_scan(struct peer *p, struct sb_scan *scan)
 	int rc;
 
 	if (p->role != SB_ROLE_SCANNER) {
-		session_peer_error(p, "invalid_request", "only a scanner sends scans", scan->id);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "only a scanner sends scans", scan->id);
 		return;
 	}
 	rc = session_scan_put(p->sess, p->scanner, scan, &seq, &dup);
 	if (rc == STORE_EBUSY && park(p, SB_MSG_SCAN, scan, 0, NULL))
 		return;
 	if (rc) {
-		session_peer_error(p, "unavailable", "the scan could not be stored; resend it",
+		session_peer_error(p, SB_WIRE_UNAVAILABLE, "the scan could not be stored; resend it",
 				   scan->id);
 		return;
 	}
@@ -841,7 +847,7 @@ static void peer_scan(struct peer *p, struct sb_scan *scan)
 		return;
 	}
 	if (!(a = action_add(ACT_REPLY, p->sess))) {
-		session_peer_error(p, "unavailable", "out of memory", scan->id);
+		session_peer_error(p, SB_WIRE_UNAVAILABLE, "out of memory", scan->id);
 		return;
 	}
 	a->peer = p;
@@ -883,16 +889,16 @@ static void peer_ack(struct peer *p, int64_t seq)
 	int rc;
 
 	if (p->role != SB_ROLE_DESKTOP) {
-		session_peer_error(p, "invalid_request", "only a desktop acknowledges scans", NULL);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "only a desktop acknowledges scans", NULL);
 		return;
 	}
 	rc = ack_store(p->sess, seq, p);
 	if (rc == STORE_EBUSY && park(p, SB_MSG_ACK, NULL, seq, NULL))
 		return;
 	if (rc == SB_EINVAL)
-		session_peer_error(p, "invalid_request", "seq: above the session's last scan", NULL);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "seq: above the session's last scan", NULL);
 	else if (rc)
-		session_peer_error(p, "unavailable", "the acknowledgement could not be stored", NULL);
+		session_peer_error(p, SB_WIRE_UNAVAILABLE, "the acknowledgement could not be stored", NULL);
 }
 
 /* ---- kick ---- */
@@ -925,18 +931,18 @@ static void peer_kick(struct peer *p, const char *scanner_id)
 	int rc;
 
 	if (p->role != SB_ROLE_DESKTOP) {
-		session_peer_error(p, "invalid_request", "only a desktop removes scanners", NULL);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "only a desktop removes scanners", NULL);
 		return;
 	}
 	if (store_scanner_get(session__s.st, s->id, scanner_id, &sc) || sc.kicked) {
-		session_peer_error(p, "invalid_request", "scanner: no such scanner in this session", NULL);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "scanner: no such scanner in this session", NULL);
 		return;
 	}
 	rc = session__batch_begin(s);
 	if (rc == STORE_EBUSY && park(p, SB_MSG_KICK, NULL, 0, scanner_id))
 		return;
 	if (rc || store_scanner_kick(session__s.st, s->id, scanner_id)) {
-		session_peer_error(p, "unavailable", "the scanner could not be removed", NULL);
+		session_peer_error(p, SB_WIRE_UNAVAILABLE, "the scanner could not be removed", NULL);
 		return;
 	}
 	close_scanner_peers(s, scanner_id, 4003, "kicked");
@@ -979,18 +985,6 @@ static void peer_set_gauge(struct peer *p, int gauge)
 		metrics_gauge_add(gauge, 1);
 }
 
-static int hello_close_code(int rc)
-{
-	switch (rc) {
-	case SB_EGONE:
-	case SB_EEXPIRED: return 4004;
-	case SB_EKICKED: return 4003;
-	case SB_EAUTH:
-	case SB_EFORBIDDEN: return 4001;
-	default: return 1011;
-	}
-}
-
 static char *welcome_for(struct peer *p);
 
 static void peer_hello(struct peer *p, const struct sb_client_msg *m)
@@ -1006,7 +1000,7 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 		rc = SB_EAUTH; /* never one of ours: see PEER_SCANNER_MAX */
 	if (rc) {
 		p->closing = true;
-		p->ops->close(p, hello_close_code(rc), sb_strerror(rc));
+		p->ops->close(p, sb_wire_refusal(rc)->ws_close, sb_strerror(rc));
 		return;
 	}
 	p->role = c.role;
@@ -1021,7 +1015,7 @@ static void peer_hello(struct peer *p, const struct sb_client_msg *m)
 		 * database?): say so, and send from the real head on */
 		p->sent_seq = s->committed_seq;
 		peer_send(p, welcome_for(p));
-		session_peer_error(p, "invalid_request", "last_seq: above the session's last scan", NULL);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "last_seq: above the session's last scan", NULL);
 		peer_set_gauge(p, MG_CONN_DESKTOP);
 		return;
 	}
@@ -1133,7 +1127,7 @@ int session_peer_message(struct peer *p, const struct sb_client_msg *m)
 	session_touch(p->sess);
 	switch (m->type) {
 	case SB_MSG_HELLO:
-		session_peer_error(p, "invalid_request", "hello was already sent", NULL);
+		session_peer_error(p, SB_WIRE_INVALID_REQUEST, "hello was already sent", NULL);
 		break;
 	case SB_MSG_SCAN:
 		peer_scan(p, (struct sb_scan *)&m->scan);

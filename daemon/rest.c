@@ -17,6 +17,7 @@
 #include "ratelimit.h"
 #include "rest.h"
 #include "sb_err.h"
+#include "wire_err.h"
 
 #define LONGPOLL_MAX_S 30
 #define LIST_DEFAULT 100
@@ -51,7 +52,7 @@ static void reply_json(struct rest_resp *rs, int status, cJSON *o)
 
 	cJSON_Delete(o);
 	if (!text) {
-		rest_error(rs, 503, "unavailable", "out of memory");
+		rest_error(rs, SB_WIRE_UNAVAILABLE, "out of memory");
 		return;
 	}
 	free(rs->body);
@@ -70,13 +71,13 @@ static void reply_empty(struct rest_resp *rs, int status)
 	rs->ctype = "application/json";
 }
 
-void rest_error(struct rest_resp *rs, int status, const char *code, const char *message)
+void rest_error_status(struct rest_resp *rs, int status, enum sb_wire code, const char *message)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *e = cJSON_AddObjectToObject(o, "error");
 	char *text;
 
-	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "code", sb_wire_name(code));
 	cJSON_AddStringToObject(e, "message", message);
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -88,20 +89,17 @@ void rest_error(struct rest_resp *rs, int status, const char *code, const char *
 	metrics_error(code);
 }
 
-/* Maps an sb_err from the session layer to the documented HTTP answer. */
+void rest_error(struct rest_resp *rs, enum sb_wire code, const char *message)
+{
+	rest_error_status(rs, sb_wire_http_status(code), code, message);
+}
+
+/* Answers an sb_err from the session layer as wire_err.c's table says. */
 static void reply_err(struct rest_resp *rs, int rc)
 {
-	switch (rc) {
-	case SB_EAUTH: rest_error(rs, 401, "unauthorized", "missing, invalid or revoked token"); break;
-	case SB_EGONE: rest_error(rs, 401, "unauthorized", "the session was ended"); break;
-	case SB_EKICKED: rest_error(rs, 401, "unauthorized", "this scanner was removed from the session"); break;
-	case SB_EFORBIDDEN: rest_error(rs, 403, "forbidden", "the token is not valid for this session or role"); break;
-	case SB_EEXPIRED: rest_error(rs, 410, "session_expired", "the session has expired"); break;
-	case SB_ENOTFOUND: rest_error(rs, 404, "not_found", "not found"); break;
-	case SB_EINVAL: rest_error(rs, 400, "invalid_request", "invalid request"); break;
-	case SB_ECHECKDIGIT: rest_error(rs, 400, "invalid_check_digit", "the check digit is wrong"); break;
-	default: rest_error(rs, 503, "unavailable", "the request could not be stored; retry"); break;
-	}
+	const struct sb_wire_refusal *r = sb_wire_refusal(rc);
+
+	rest_error(rs, r->code, r->message);
 }
 
 /* ---- request helpers ---- */
@@ -128,7 +126,7 @@ static int parse_body(const struct rest_req *rq, cJSON **o, struct rest_resp *rs
 	    !(*o = cJSON_ParseWithLength(rq->body, rq->body_len)) || !cJSON_IsObject(*o)) {
 		cJSON_Delete(*o);
 		*o = NULL;
-		rest_error(rs, 400, "invalid_request", "the body must be a JSON object");
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "the body must be a JSON object");
 		return SB_EINVAL;
 	}
 	return 0;
@@ -139,7 +137,7 @@ static int require_body(const struct rest_req *rq, cJSON **o, struct rest_resp *
 	if (parse_body(rq, o, rs))
 		return SB_EINVAL;
 	if (!*o) {
-		rest_error(rs, 400, "invalid_request", "a JSON object body is required");
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "a JSON object body is required");
 		return SB_EINVAL;
 	}
 	return 0;
@@ -160,7 +158,7 @@ static int ip_window(const struct rest_req *rq, enum ip_window which, int limit,
 		log_warn(which == IPW_PAIR ? "pair attempts rate limited" : "session creation rate limited",
 			 "ip=%s retry_after_s=%d", rq->ip ? rq->ip : "-", retry);
 	}
-	rest_error(rs, 429, "rate_limited", "too many requests from this address; retry later");
+	rest_error(rs, SB_WIRE_RATE_LIMITED, "too many requests from this address; retry later");
 	rs->retry_after = retry;
 	return SB_ELIMIT;
 }
@@ -184,7 +182,7 @@ static void h_create(const struct rest_req *rq, struct rest_resp *rs)
 	int rc;
 
 	if (R.cfg->api_key[0] && (!rq->token || !same_secret(rq->token, R.cfg->api_key))) {
-		rest_error(rs, 401, "unauthorized", "this appliance requires its API key");
+		rest_error(rs, SB_WIRE_UNAUTHORIZED, "this appliance requires its API key");
 		return;
 	}
 	if (parse_body(rq, &body, rs) ||
@@ -192,7 +190,7 @@ static void h_create(const struct rest_req *rq, struct rest_resp *rs)
 		goto out;
 	if ((rc = session_open(&so))) {
 		if (rc == SB_ELIMIT)
-			rest_error(rs, 503, "unavailable", "the appliance holds its maximum number of sessions");
+			rest_error(rs, SB_WIRE_UNAVAILABLE, "the appliance holds its maximum number of sessions");
 		else
 			reply_err(rs, rc);
 		goto out;
@@ -259,7 +257,7 @@ static void h_pair_code(const struct rest_req *rq, const struct route_match *m,
 			reply_err(rs, rc);
 			return;
 		}
-		rest_error(rs, 429, "rate_limited", "too many pair codes for this session; retry later");
+		rest_error(rs, SB_WIRE_RATE_LIMITED, "too many pair codes for this session; retry later");
 		rs->retry_after = retry;
 		return;
 	}
@@ -280,11 +278,11 @@ static void h_qr(const struct rest_req *rq, const struct route_match *m, struct 
 	if (authorize(rq, m, SB_ROLE_DESKTOP, &s, rs))
 		return;
 	if (session_current_pair_url(s, url)) {
-		rest_error(rs, 404, "pair_code_invalid", "the latest pair code is used or expired; request a new one");
+		rest_error(rs, SB_WIRE_PAIR_CODE_INVALID, "the latest pair code is used or expired; request a new one");
 		return;
 	}
 	if (qr_svg(url, &svg, &len)) {
-		rest_error(rs, 503, "unavailable", "the QR code could not be rendered");
+		rest_error(rs, SB_WIRE_UNAVAILABLE, "the QR code could not be rendered");
 		return;
 	}
 	free(rs->body);
@@ -301,10 +299,12 @@ static int pair_fields(cJSON *body, const char **code, const char **name, struct
 	cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "pair_code");
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name");
 
-	if (!cJSON_IsString(c) || !c->valuestring[0] || strlen(c->valuestring) >= SB_ID_MAX) {
-		rest_error(rs, cJSON_IsString(c) ? 404 : 400,
-			   cJSON_IsString(c) ? "pair_code_invalid" : "invalid_request",
-			   cJSON_IsString(c) ? "unknown, used or expired pair code" : "pair_code: a string is required");
+	if (!cJSON_IsString(c)) {
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "pair_code: a string is required");
+		return SB_EINVAL;
+	}
+	if (!c->valuestring[0] || strlen(c->valuestring) >= SB_ID_MAX) {
+		rest_error(rs, SB_WIRE_PAIR_CODE_INVALID, "unknown, used or expired pair code");
 		return SB_EINVAL;
 	}
 	*code = c->valuestring;
@@ -312,7 +312,7 @@ static int pair_fields(cJSON *body, const char **code, const char **name, struct
 	if (n && !cJSON_IsNull(n)) {
 		if (!cJSON_IsString(n) ||
 		    barcode_text_valid(n->valuestring, strlen(n->valuestring), SB_NAME_MAX_CP)) {
-			rest_error(rs, 400, "invalid_request",
+			rest_error(rs, SB_WIRE_INVALID_REQUEST,
 				   "name: 1-64 characters without control characters");
 			return SB_EINVAL;
 		}
@@ -335,10 +335,10 @@ static void h_pair(const struct rest_req *rq, struct rest_resp *rs)
 	if (rc == SB_ENOTFOUND) {
 		/* guessing is limited per IP and logged; the code itself never is */
 		log_info("pair attempt refused", "ip=%s", rq->ip ? rq->ip : "-");
-		rest_error(rs, 404, "pair_code_invalid", "unknown, used or expired pair code");
+		rest_error(rs, SB_WIRE_PAIR_CODE_INVALID, "unknown, used or expired pair code");
 		goto out;
 	} else if (rc == SB_ELIMIT) {
-		rest_error(rs, 409, "session_full", "this session has its maximum number of scanners");
+		rest_error(rs, SB_WIRE_SESSION_FULL, "this session has its maximum number of scanners");
 		goto out;
 	} else if (rc) {
 		reply_err(rs, rc);
@@ -358,47 +358,23 @@ out:
 /* ---- scans ---- */
 
 /* Reads {id, code, format?, scanned_at?} with exactly the rules of the WS
- * `scan` message by handing the raw body, typed as a scan, to the shared decoder
- * (re-serialising would hide what the client really sent, e.g. \u0000). */
-static int scan_fields(const struct rest_req *rq, struct sb_client_msg *msg, struct rest_resp *rs)
+ * `scan` message (sb_scan_decode parses the client's own bytes). */
+static int scan_fields(const struct rest_req *rq, struct sb_scan *scan, struct rest_resp *rs)
 {
-	static const char prefix[] = "{\"type\":\"scan\"";
 	struct sb_msg_error err = { 0 };
-	size_t i = 0, n;
-	char *text;
-	int rc;
+	int rc = sb_scan_decode(rq->body, rq->body_len, R.cfg->max_json_depth, scan, &err);
 
-	while (i < rq->body_len && strchr(" \t\r\n", rq->body[i]))
-		i++;
-	if (i == rq->body_len || rq->body[i] != '{') {
-		rest_error(rs, 400, "invalid_request", "the body must be a JSON object");
-		return SB_EINVAL;
-	}
-	n = rq->body_len - i - 1;
-	if (!(text = malloc(sizeof(prefix) + 1 + n))) {
-		rest_error(rs, 503, "unavailable", "out of memory");
-		return SB_ENOMEM;
-	}
-	memcpy(text, prefix, sizeof(prefix) - 1);
-	text[sizeof(prefix) - 1] = ',';
-	memcpy(text + sizeof(prefix), rq->body + i + 1, n);
-	for (i = sizeof(prefix); i < sizeof(prefix) + n && strchr(" \t\r\n", text[i]); i++)
-		;
-	if (i < sizeof(prefix) + n && text[i] == '}')
-		text[sizeof(prefix) - 1] = ' ';   /* "{}" becomes {"type":"scan" } */
-	rc = sb_msg_decode(text, sizeof(prefix) + n, R.cfg->max_json_depth, msg, &err);
-	free(text);
-	if (rc)
-		rest_error(rs, 400, rc == SB_ECHECKDIGIT ? "invalid_check_digit" : "invalid_request",
-			   rc == SB_EPROTO ? "the body must be a JSON object" :
-			   err.message[0] ? err.message : "invalid scan");
+	if (rc == SB_EPROTO)
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "the body must be a JSON object");
+	else if (rc)
+		rest_error(rs, sb_wire_refusal(rc)->code, err.message[0] ? err.message : "invalid scan");
 	return rc;
 }
 
 static void h_scan_post(const struct rest_req *rq, const struct route_match *m,
 			struct rest_resp *rs)
 {
-	struct sb_client_msg *msg = malloc(sizeof(*msg));
+	struct sb_scan scan;
 	struct auth_claims c;
 	struct sess *s;
 	int64_t seq = 0;
@@ -406,24 +382,19 @@ static void h_scan_post(const struct rest_req *rq, const struct route_match *m,
 	cJSON *o;
 	int rc;
 
-	if (!msg) {
-		rest_error(rs, 503, "unavailable", "out of memory");
-		return;
-	}
 	rc = session_authorize(rq->token, m->sid, SB_ROLE_SCANNER, &s, &c);
 	if (rc)
 		reply_err(rs, rc);
-	else if (!scan_fields(rq, msg, rs) &&
-		 (rc = session_scan_put(s, c.sub, &msg->scan, &seq, &dup)))
+	else if (!scan_fields(rq, &scan, rs) &&
+		 (rc = session_scan_put(s, c.sub, &scan, &seq, &dup)))
 		reply_err(rs, SB_EIO);
 	else if (!rs->status) {
 		o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "seq", (double)seq);
-		cJSON_AddStringToObject(o, "id", msg->scan.id);
+		cJSON_AddStringToObject(o, "id", scan.id);
 		cJSON_AddBoolToObject(o, "duplicate", dup);
 		reply_json(rs, dup ? 200 : 201, o);
 	}
-	free(msg);
 }
 
 static void add_scan_item(const struct sb_scan *scan, void *arr)
@@ -439,7 +410,7 @@ static void reply_scan_list(struct sess *s, int64_t after, int limit, struct res
 
 	if (session_scans_list(s, after, limit, add_scan_item, arr, &last)) {
 		cJSON_Delete(o);
-		rest_error(rs, 503, "unavailable", "the scans could not be read");
+		rest_error(rs, SB_WIRE_UNAVAILABLE, "the scans could not be read");
 		return;
 	}
 	cJSON_AddNumberToObject(o, "last_seq", (double)last);
@@ -456,7 +427,7 @@ static int list_params(const struct rest_req *rq, int64_t *after, int64_t *wait,
 	r2 = query_get_int(rq->query, "wait", wait);
 	r3 = query_get_int(rq->query, "limit", limit);
 	if (r1 == SB_EINVAL || r2 == SB_EINVAL || r3 == SB_EINVAL || *after < 0) {
-		rest_error(rs, 400, "invalid_request", "after, wait and limit must be integers, after >= 0");
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "after, wait and limit must be integers, after >= 0");
 		return SB_EINVAL;
 	}
 	*wait = *wait < 0 ? 0 : *wait > LONGPOLL_MAX_S ? LONGPOLL_MAX_S : *wait;
@@ -477,7 +448,7 @@ static enum rest_result h_scans_list(const struct rest_req *rq, const struct rou
 		return REST_REPLY;
 	}
 	if (R.parked >= R.cfg->max_longpoll_waiters) {
-		rest_error(rs, 503, "busy", "too many waiting requests; retry");
+		rest_error(rs, SB_WIRE_BUSY, "too many waiting requests; retry");
 		return REST_REPLY;
 	}
 	lp->after = after;
@@ -508,12 +479,12 @@ static void h_ack(const struct rest_req *rq, const struct route_match *m, struct
 	seq = cJSON_GetObjectItemCaseSensitive(body, "seq");
 	if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble > 9007199254740991.0 ||
 	    seq->valuedouble != (double)(int64_t)seq->valuedouble) {
-		rest_error(rs, 400, "invalid_request", "seq: a non-negative integer is required");
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "seq: a non-negative integer is required");
 		goto out;
 	}
 	rc = session_ack(s, (int64_t)seq->valuedouble);
 	if (rc == SB_EINVAL)
-		rest_error(rs, 400, "invalid_request", "seq: above the session's last scan");
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "seq: above the session's last scan");
 	else if (rc)
 		reply_err(rs, SB_EIO);
 	else
@@ -533,7 +504,7 @@ static void h_scan_status(const struct rest_req *rq, const struct route_match *m
 	if (authorize(rq, m, SB_ROLE_SCANNER, &s, rs))
 		return;
 	if (session_scan_status(s, m->id, &seq, &delivered)) {
-		rest_error(rs, 404, "not_found", "no scan with this id in the session");
+		rest_error(rs, SB_WIRE_NOT_FOUND, "no scan with this id in the session");
 		return;
 	}
 	o = cJSON_CreateObject();
@@ -566,7 +537,7 @@ static bool decode_refused(const struct rest_req *rq, const struct route_match *
 	if (image_ctype(rq->ctype))
 		return false;
 	metrics_inc(MC_FRAMES_REFUSED);
-	rest_error(rs, 415, "unsupported_media_type", "Content-Type must be image/jpeg or image/png");
+	rest_error(rs, SB_WIRE_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be image/jpeg or image/png");
 	return true;
 }
 
@@ -577,7 +548,7 @@ static enum rest_result h_decode(const struct rest_req *rq, const struct route_m
 		return REST_REPLY;
 	if (!rq->body_len) {
 		metrics_inc(MC_FRAMES_REFUSED);
-		rest_error(rs, 400, "invalid_request", "the body is empty: send one JPEG or PNG image");
+		rest_error(rs, SB_WIRE_INVALID_REQUEST, "the body is empty: send one JPEG or PNG image");
 		return REST_REPLY;
 	}
 	return REST_DECODE;
@@ -610,25 +581,15 @@ static void reply_decoded(const struct decode_outcome *res, struct rest_resp *rs
 
 void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs)
 {
-	switch (res->rc) {
-	case 0:
+	const struct sb_wire_image_refusal *r;
+
+	if (!res->rc) {
 		reply_decoded(res, rs);
-		break;
-	case SB_EPROTO:
-		rest_error(rs, 415, "unsupported_media_type", "the body is neither a JPEG nor a PNG image");
-		break;
-	case SB_ETOOBIG:
-		rest_error(rs, 413, "too_large", "the image is too large to decode: over max_image_megapixels,"
-			   " max_image_side, 100 scans or the memory per image");
-		break;
-	case SB_EINVAL:
-		rest_error(rs, 400, "invalid_request", "the image is corrupt or truncated");
-		break;
-	default: /* SB_ELIMIT (queue full), SB_ENOMEM, SB_EGONE (shutting down) */
-		rest_error(rs, 503, "busy", "the decoder is busy; retry");
-		rs->retry_after = 1;
-		break;
+		return;
 	}
+	r = sb_wire_image_refusal(res->rc);
+	rest_error(rs, r->code, r->message);
+	rs->retry_after = r->retry_after;
 }
 
 /* ---- operations ---- */
@@ -652,7 +613,7 @@ static void h_metrics(struct rest_resp *rs)
 	size_t len = 0;
 
 	if (metrics_render(&text, &len)) {
-		rest_error(rs, 503, "unavailable", "out of memory");
+		rest_error(rs, SB_WIRE_UNAVAILABLE, "out of memory");
 		return;
 	}
 	free(rs->body);
@@ -670,12 +631,12 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 
 	metrics_inc(MC_HTTP_REQUESTS);
 	if (rc == SB_EPROTO) {
-		rest_error(rs, 405, "method_not_allowed", "this path does not take that method");
+		rest_error(rs, SB_WIRE_METHOD_NOT_ALLOWED, "this path does not take that method");
 		snprintf(rs->allow, sizeof(rs->allow), "%s", m.allow);
 		return REST_REPLY;
 	}
 	if (rc) {
-		rest_error(rs, 404, "not_found", "no such resource");
+		rest_error(rs, SB_WIRE_NOT_FOUND, "no such resource");
 		return REST_REPLY;
 	}
 	session_lock_hit(); /* from here on: did this request meet the write lock? */

@@ -11,6 +11,7 @@
 #include "rest_route.h"
 #include "session.h"
 #include "store.h"
+#include "wire_err.h"
 
 #define REST_MAX_BODY (64 * 1024)
 
@@ -68,8 +69,12 @@ bool rest_refuse_before_body(const struct rest_req *rq, struct rest_resp *rs);
 void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs);
 /* rc: 0 (scans arrived, or timeout), SB_EGONE / SB_EEXPIRED (session ended). */
 void rest_poll_finish(struct rest_poll *lp, int rc, struct rest_resp *rs);
-/* Replaces *rs by an error answer. */
-void rest_error(struct rest_resp *rs, int status, const char *code, const char *message);
+/* Replaces *rs by an error answer with code's HTTP status (wire_err.h), and
+ * counts it in /metrics. */
+void rest_error(struct rest_resp *rs, enum sb_wire code, const char *message);
+/* The same with another status, for the few answers the contract gives one
+ * of their own (411, 414: invalid_request). */
+void rest_error_status(struct rest_resp *rs, int status, enum sb_wire code, const char *message);
 void rest_resp_clear(struct rest_resp *rs);
 
 #endif

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "message.h"
 #include "store.h"
+#include "wire_err.h"
 
 struct sess;
 
@@ -173,7 +174,11 @@ int session_peer_message(struct peer *p, const struct sb_client_msg *m);
 void session_peer_writable(struct peer *p);
 /* The socket is gone (CLOSED callback). Safe on a peer that never said hello. */
 void session_peer_detach(struct peer *p);
-/* Sends an error message to p (helper for the transport). */
-void session_peer_error(struct peer *p, const char *code, const char *message, const char *id);
+/* Queues msg (malloc'd, ownership passes; NULL is ignored) to p the way every
+ * message of the session layer goes: dropped when p is closing, else counted
+ * in /metrics, and a full send queue closes p 1008 (slow consumer). */
+void session_peer_send(struct peer *p, char *msg);
+/* Sends an error message to p (helper for the transport), counted by code. */
+void session_peer_error(struct peer *p, enum sb_wire code, const char *message, const char *id);
 
 #endif

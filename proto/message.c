@@ -250,7 +250,8 @@ static int decode_scan_code(const cJSON *o, struct sb_scan *s, struct sb_msg_err
 	return rc;
 }
 
-static int decode_scan(const cJSON *o, struct sb_client_msg *m, struct sb_msg_error *err)
+/* The fields of a scan, WS `scan` and REST body alike. */
+static int decode_scan_fields(const cJSON *o, struct sb_scan *s, struct sb_msg_error *err)
 {
 	const char *id;
 	size_t len;
@@ -260,15 +261,20 @@ static int decode_scan(const cJSON *o, struct sb_client_msg *m, struct sb_msg_er
 		return rc;
 	if (scan_id_valid(id, len) != 0)
 		return fail(err, SB_EINVAL, "id", "must be 1-64 characters of A-Z a-z 0-9 _ -");
-	memcpy(m->scan.id, id, len + 1);
+	memcpy(s->id, id, len + 1);
 	memcpy(err->id, id, len + 1);
-	rc = decode_scan_code(o, &m->scan, err);
+	rc = decode_scan_code(o, s, err);
 	if (rc != 0)
 		return rc;
-	rc = field_uint(o, "scanned_at", false, &m->scan.scanned_at, err);
+	rc = field_uint(o, "scanned_at", false, &s->scanned_at, err);
 	if (rc != 0)
 		return fail(err, rc, "scanned_at", "must be an integer >= 0 or null");
 	return 0;
+}
+
+static int decode_scan(const cJSON *o, struct sb_client_msg *m, struct sb_msg_error *err)
+{
+	return decode_scan_fields(o, &m->scan, err);
 }
 
 static int decode_ack(const cJSON *o, struct sb_client_msg *m, struct sb_msg_error *err)
@@ -308,12 +314,19 @@ static const struct {
 	{ "ping", SB_MSG_PING, decode_ping },
 };
 
+/* Resets *s to the defaults of a scan's optional fields. */
+static void scan_reset(struct sb_scan *s)
+{
+	memset(s, 0, sizeof *s);
+	s->format = SB_FMT_UNKNOWN;
+	s->scanned_at = -1;
+}
+
 /* Resets *m to the defaults of optional fields. */
 static void msg_reset(struct sb_client_msg *m)
 {
 	memset(m, 0, sizeof *m);
-	m->scan.format = SB_FMT_UNKNOWN;
-	m->scan.scanned_at = -1;
+	scan_reset(&m->scan);
 }
 
 /* Dispatches on the `type` of a parsed object. */
@@ -336,6 +349,39 @@ static int decode_object(const cJSON *root, struct sb_client_msg *out,
 	return fail(err, SB_EPROTO, "type", "unknown message type");
 }
 
+/* The checks every client text makes before its fields: present, not nested
+ * too deeply, exactly one JSON value. Returns the tree, or NULL with *rc and
+ * err set (SB_EPROTO, SB_ENOMEM). */
+static cJSON *parse_frame(const char *buf, size_t len, int max_depth, int *rc,
+			  struct sb_msg_error *err)
+{
+	cJSON *root;
+
+	*rc = SB_EPROTO;
+	if (buf == NULL) {
+		fail(err, *rc, NULL, "empty message");
+		return NULL;
+	}
+	if (!sb_json_depth_ok(buf, len, max_depth)) {
+		fail(err, *rc, NULL, "JSON nested too deeply");
+		return NULL;
+	}
+	root = parse_exact(buf, len, rc);
+	if (root == NULL)
+		fail(err, *rc, NULL, *rc == SB_ENOMEM ? "out of memory" : "not valid JSON");
+	return root;
+}
+
+/* Clears err (err may be NULL: then scratch is used) and returns it. */
+static struct sb_msg_error *err_reset(struct sb_msg_error *err, struct sb_msg_error *scratch)
+{
+	if (err == NULL)
+		err = scratch;
+	err->message[0] = '\0';
+	err->id[0] = '\0';
+	return err;
+}
+
 int sb_msg_decode(const char *buf, size_t len, int max_depth,
 		  struct sb_client_msg *out, struct sb_msg_error *err)
 {
@@ -343,22 +389,46 @@ int sb_msg_decode(const char *buf, size_t len, int max_depth,
 	cJSON *root;
 	int rc;
 
-	if (err == NULL)
-		err = &scratch;
-	err->message[0] = '\0';
-	err->id[0] = '\0';
+	err = err_reset(err, &scratch);
 	msg_reset(out);
-	if (buf == NULL)
-		return fail(err, SB_EPROTO, NULL, "empty message");
-	if (!sb_json_depth_ok(buf, len, max_depth))
-		return fail(err, SB_EPROTO, NULL, "JSON nested too deeply");
-	root = parse_exact(buf, len, &rc);
-	if (root == NULL)
-		return fail(err, rc, NULL, rc == SB_ENOMEM ? "out of memory" : "not valid JSON");
+	if ((root = parse_frame(buf, len, max_depth, &rc, err)) == NULL)
+		return rc;
 	rc = decode_object(root, out, err);
 	cJSON_Delete(root);
 	if (rc == 0)
 		err->id[0] = '\0'; /* err describes failures only */
+	return rc;
+}
+
+/* Whether the first byte after JSON whitespace opens an object. cJSON would
+ * also skip a BOM and other control bytes before the value; a REST body has
+ * always been held to JSON's own whitespace. */
+static bool starts_object(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (buf != NULL && i < len && buf[i] != '\0' && strchr(" \t\r\n", buf[i]) != NULL)
+		i++;
+	return buf != NULL && i < len && buf[i] == '{';
+}
+
+int sb_scan_decode(const char *buf, size_t len, int max_depth, struct sb_scan *out,
+		   struct sb_msg_error *err)
+{
+	struct sb_msg_error scratch;
+	cJSON *root;
+	int rc;
+
+	err = err_reset(err, &scratch);
+	scan_reset(out);
+	if (!starts_object(buf, len))
+		return fail(err, SB_EPROTO, NULL, "message is not a JSON object");
+	if ((root = parse_frame(buf, len, max_depth, &rc, err)) == NULL)
+		return rc;
+	rc = decode_scan_fields(root, out, err);
+	cJSON_Delete(root);
+	if (rc == 0)
+		err->id[0] = '\0';
 	return rc;
 }
 

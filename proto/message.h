@@ -61,6 +61,19 @@ struct sb_msg_error {
 int sb_msg_decode(const char *buf, size_t len, int max_depth,
 		  struct sb_client_msg *out, struct sb_msg_error *err);
 
+/* Decodes a bare scan object {id, code, format?, scanned_at?} (the body of a
+ * REST scan) by exactly the rules of a WS `scan`: same fields, same
+ * validation, same err->message. The client's own bytes are parsed, so
+ * nothing it sent (a \u0000, a lone surrogate) is hidden from the checks; other
+ * members, `type` included, are ignored. Returns:
+ *   0              *out filled (seq, scanner, received_at zero);
+ *   SB_EPROTO      not JSON, not an object (the first byte after JSON
+ *                  whitespace must be '{'), nested deeper than max_depth;
+ *   SB_EINVAL, SB_ECHECKDIGIT, SB_ENOMEM  as sb_msg_decode.
+ * err (may be NULL) is filled on failure. Never reads past buf[len]. */
+int sb_scan_decode(const char *buf, size_t len, int max_depth, struct sb_scan *out,
+		   struct sb_msg_error *err);
+
 /* Returns 1 if the JSON text nests objects/arrays no deeper than max_depth (a
  * scan outside strings, so it costs nothing to run before a full parse). */
 int sb_json_depth_ok(const char *buf, size_t len, int max_depth);

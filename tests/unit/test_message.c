@@ -356,6 +356,153 @@ static void test_struct_reuse(void)
 	CHECK_STR(e.message, "");
 }
 
+/* ---- sb_scan_decode: a REST scan body ---- */
+
+/* How the daemon read a REST scan before sb_scan_decode: the body, typed by
+ * gluing {"type":"scan", onto it, through sb_msg_decode. The oracle for "exactly
+ * the rules of the WS scan". A body not starting with '{' after JSON
+ * whitespace counts as SB_EPROTO (REST answered both "must be a JSON object"). */
+static int glued_decode(const char *body, size_t len, struct sb_client_msg *m,
+			struct sb_msg_error *e)
+{
+	static const char prefix[] = "{\"type\":\"scan\",";
+	size_t i = 0, n;
+	char *text;
+	int rc;
+
+	while (i < len && body[i] && strchr(" \t\r\n", body[i]))
+		i++;
+	if (i == len || body[i] != '{')
+		return SB_EPROTO;
+	n = len - i - 1;
+	text = malloc(sizeof(prefix) + n);
+	memcpy(text, prefix, sizeof(prefix) - 1);
+	memcpy(text + sizeof(prefix) - 1, body + i + 1, n);
+	for (i = sizeof(prefix) - 1; i < sizeof(prefix) - 1 + n && strchr(" \t\r\n", text[i]) &&
+	     text[i]; i++)
+		;
+	if (i < sizeof(prefix) - 1 + n && text[i] == '}')
+		text[sizeof(prefix) - 2] = ' ';
+	rc = sb_msg_decode(text, sizeof(prefix) - 1 + n, DEPTH, m, e);
+	free(text);
+	return rc;
+}
+
+/* sb_scan_decode(body) answers as the glued WS message did: same rc, and for
+ * field errors the same message and id; on success the same scan. */
+static void expect_same_as_glued(const char *body, size_t len)
+{
+	static struct sb_client_msg want;
+	struct sb_msg_error we = { 0 }, ge = { 0 };
+	struct sb_scan got;
+	int wrc = glued_decode(body, len, &want, &we);
+	int grc = sb_scan_decode(body, len, DEPTH, &got, &ge);
+	int failures = check_failures_;
+
+	CHECK_EQ_INT(grc, wrc);
+	CHECK_EQ_INT(sb_scan_decode(body, len, DEPTH, &got, NULL), wrc);
+	if (grc == wrc && grc != SB_EPROTO) {
+		CHECK_STR(ge.message, we.message);
+		CHECK_STR(ge.id, we.id);
+	}
+	if (grc == 0 && wrc == 0) {
+		CHECK_STR(got.id, want.scan.id);
+		CHECK_STR(got.code, want.scan.code);
+		CHECK_EQ_INT(got.format, want.scan.format);
+		CHECK_EQ_INT(got.scanned_at, want.scan.scanned_at);
+	}
+	if (grc)
+		CHECK(ge.message[0] != '\0');
+	if (check_failures_ != failures)
+		fprintf(stderr, "  body: %.*s (rc %d, message \"%s\")\n", (int)len, body, grc,
+			ge.message);
+}
+
+#define SAME(lit) expect_same_as_glued(lit, sizeof(lit) - 1)
+
+static void test_scan_decode_like_ws(void)
+{
+	static const char prefix[] = "{\"type\":\"scan\",";
+	char bare[512];
+
+	SAME("{\"id\":\"s-1_A\",\"code\":\"4006381333931\",\"format\":\"EAN_13\","
+	     "\"scanned_at\":1795000000000,\"extra\":[1,{}]}");
+	SAME(" \r\n\t{ \"code\" : \"q\" , \"id\" : \"x\" }\n");
+	SAME("{\"id\":\"x\",\"code\":\"caf\\u00e9 \\ud834\\udd1e\",\"format\":null,\"scanned_at\":null}");
+	SAME("{\"type\":\"hello\",\"id\":\"x\",\"code\":\"q\"}"); /* a `type` is just ignored */
+	SAME("{\"id\":\"x\",\"code\":\"q\",\"type\":\"scan\"}");
+	SAME("{}");
+	SAME("{ }");
+	SAME("{\n\t}");
+	SAME("");
+	SAME("   ");
+	SAME("[]");
+	SAME("[{\"id\":\"x\",\"code\":\"q\"}]");
+	SAME("\"x\"");
+	SAME("42");
+	SAME("null");
+	SAME("{");
+	SAME("{,\"id\":\"x\",\"code\":\"q\"}");
+	SAME("{\"id\":\"x\",\"code\":\"q\",}");
+	SAME("{\"id\":\"x\",\"code\":\"q\"}x");
+	SAME("{\"id\":\"x\",\"code\":\"q\"}{}");
+	SAME("\xEF\xBB\xBF{\"id\":\"x\",\"code\":\"q\"}");   /* a BOM: not JSON whitespace */
+	SAME("\x0b{\"id\":\"x\",\"code\":\"q\"}");
+	SAME("{\"id\":\"x\",\"code\":\"q\",\"d\":[[[[[[[[]]]]]]]]}");
+	SAME("{\"id\":\"x\",\"code\":\"q\",\"d\":[[[[[[[]]]]]]]}");
+	SAME("{\"id\":\"s1\",\"code\":\"ab\\u0000cd\"}");
+	SAME("{\"id\":\"s1\",\"code\":\"ab\0cd\"}");
+	SAME("{\"id\":\"s1\",\"code\\u0000x\":\"bad\",\"code\":\"4006381333931\",\"format\":\"EAN_13\"}");
+	SAME("{\"id\":\"s1\",\"code\":\"\\ud800\"}");
+	/* every scan case of the WS table, with its `type` taken off */
+	for (size_t i = 0; i < N(bad_cases); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		size_t n = c->len - (sizeof(prefix) - 1);
+
+		if (c->len < sizeof(prefix) || memcmp(c->json, prefix, sizeof(prefix) - 1) ||
+		    n + 1 >= sizeof(bare))
+			continue;
+		bare[0] = '{';
+		memcpy(bare + 1, c->json + sizeof(prefix) - 1, n);
+		expect_same_as_glued(bare, n + 1);
+	}
+}
+
+static void test_scan_decode_edges(void)
+{
+	static const char text[] = "{\"id\":\"s1\",\"code\":\"73513537\",\"format\":\"EAN_8\"}";
+	size_t len = sizeof text - 1;
+	struct sb_msg_error e;
+	struct sb_scan s;
+
+	/* a NUL before the object is not whitespace (the old glue skipped it) */
+	CHECK_EQ_INT(sb_scan_decode("\0{\"id\":\"x\",\"code\":\"q\"}", 23, DEPTH, &s, &e), SB_EPROTO);
+	CHECK_STR(e.message, "message is not a JSON object");
+	CHECK_EQ_INT(sb_scan_decode(NULL, 0, DEPTH, &s, &e), SB_EPROTO);
+	CHECK_EQ_INT(sb_scan_decode("{\"id\":\"x\",\"code\":\"q\",\"d\":{}}", 27, 1, &s, &e), SB_EPROTO);
+	CHECK_STR(e.message, "JSON nested too deeply");
+	/* exact-size buffers: ASan reports any read past len */
+	for (size_t n = 0; n <= len; n++) {
+		char *part = malloc(n ? n : 1);
+
+		memcpy(part, text, n);
+		CHECK_EQ_INT(sb_scan_decode(part, n, DEPTH, &s, NULL), n == len ? 0 : SB_EPROTO);
+		free(part);
+	}
+	CHECK_STR(s.code, "73513537");
+	CHECK_EQ_INT(s.format, SB_FMT_EAN_8);
+	/* a second decode sees none of the first one's fields, and no error lingers */
+	CHECK_EQ_INT(sb_scan_decode("{\"id\":\"s3\",\"code\":\"\"}", 21, DEPTH, &s, &e), SB_EINVAL);
+	CHECK_STR(e.id, "s3");
+	CHECK_EQ_INT(sb_scan_decode("{\"id\":\"s2\",\"code\":\"z\"}", 22, DEPTH, &s, &e), 0);
+	CHECK_EQ_INT(s.format, SB_FMT_UNKNOWN);
+	CHECK_EQ_INT(s.scanned_at, -1);
+	CHECK_EQ_INT(s.seq, 0);
+	CHECK_STR(s.scanner, "");
+	CHECK_STR(e.id, "");
+	CHECK_STR(e.message, "");
+}
+
 /* Checks an encoder's output against the exact expected JSON, then frees it. */
 static void expect_json(char *got, const char *want)
 {
@@ -529,4 +676,5 @@ TEST_MAIN(TEST(test_fast_encoders_round_trip), TEST(test_decode_hello), TEST(tes
 	  TEST(test_decode_ack_kick_ping), TEST(test_decode_errors), TEST(test_integer_limits),
 	  TEST(test_nul_escape_lookalikes), TEST(test_depth), TEST(test_not_nul_terminated),
 	  TEST(test_struct_reuse), TEST(test_encode_welcome), TEST(test_encode_scan),
-	  TEST(test_encode_small), TEST(test_encode_roundtrip_numbers))
+	  TEST(test_encode_small), TEST(test_encode_roundtrip_numbers),
+	  TEST(test_scan_decode_like_ws), TEST(test_scan_decode_edges))

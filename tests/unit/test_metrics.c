@@ -124,12 +124,13 @@ static void test_gauges_and_counters(void)
 static void test_errors_by_code(void)
 {
 	metrics_reset();
-	metrics_error("invalid_request");
-	metrics_error("invalid_request");
-	metrics_error("rate_limited");
-	metrics_error("method_not_allowed");
-	metrics_error("no_such_code");
-	metrics_error(NULL);
+	metrics_error(SB_WIRE_INVALID_REQUEST);
+	metrics_error(SB_WIRE_INVALID_REQUEST);
+	metrics_error(SB_WIRE_RATE_LIMITED);
+	metrics_error(SB_WIRE_METHOD_NOT_ALLOWED);
+	metrics_error(SB_WIRE_PROTOCOL_VIOLATION); /* closes 4000: not an error code */
+	metrics_error((enum sb_wire)99);
+	metrics_error((enum sb_wire)-1);
 	render();
 	CHECK_LINE("# TYPE scanbridge_errors_total counter");
 	CHECK_LINE("scanbridge_errors_total{code=\"invalid_request\"} 2");
@@ -137,8 +138,39 @@ static void test_errors_by_code(void)
 	CHECK_LINE("scanbridge_errors_total{code=\"method_not_allowed\"} 1");
 	CHECK_LINE("scanbridge_errors_total{code=\"unavailable\"} 0");
 	CHECK_LINE("scanbridge_errors_total{code=\"pair_code_invalid\"} 0");
-	CHECK_LINE("scanbridge_errors_total{code=\"other\"} 2");
-	CHECK(strstr(rendered, "no_such_code") == NULL);
+	CHECK_LINE("scanbridge_errors_total{code=\"other\"} 3");
+	CHECK(strstr(rendered, "protocol_violation") == NULL);
+}
+
+/* The label set is the contract's error codes, in this order, then "other":
+ * dashboards and alerts name them. */
+static void test_error_labels(void)
+{
+	static const char *const want =
+		"scanbridge_errors_total{code=\"invalid_request\"} 0\n"
+		"scanbridge_errors_total{code=\"invalid_check_digit\"} 0\n"
+		"scanbridge_errors_total{code=\"unauthorized\"} 0\n"
+		"scanbridge_errors_total{code=\"forbidden\"} 0\n"
+		"scanbridge_errors_total{code=\"not_found\"} 0\n"
+		"scanbridge_errors_total{code=\"pair_code_invalid\"} 0\n"
+		"scanbridge_errors_total{code=\"session_full\"} 0\n"
+		"scanbridge_errors_total{code=\"session_expired\"} 0\n"
+		"scanbridge_errors_total{code=\"too_large\"} 0\n"
+		"scanbridge_errors_total{code=\"unsupported_media_type\"} 0\n"
+		"scanbridge_errors_total{code=\"rate_limited\"} 0\n"
+		"scanbridge_errors_total{code=\"unavailable\"} 0\n"
+		"scanbridge_errors_total{code=\"busy\"} 0\n"
+		"scanbridge_errors_total{code=\"method_not_allowed\"} 0\n"
+		"scanbridge_errors_total{code=\"other\"} 0\n"
+		"# HELP ";
+	int n = 0;
+
+	metrics_reset();
+	render();
+	CHECK(strstr(rendered, want) != NULL);
+	for (const char *p = rendered; (p = strstr(p, "scanbridge_errors_total{")) != NULL; p++)
+		n++;
+	CHECK_EQ_INT(n, 15);
 }
 
 static void test_histogram_exact(void)
@@ -199,5 +231,5 @@ static void test_families_contiguous(void)
 }
 
 TEST_MAIN(TEST(test_zero_render), TEST(test_every_name_once),
-	  TEST(test_gauges_and_counters), TEST(test_errors_by_code),
+	  TEST(test_gauges_and_counters), TEST(test_errors_by_code), TEST(test_error_labels),
 	  TEST(test_histogram_exact), TEST(test_families_contiguous))
