@@ -29,6 +29,7 @@
 
 #define CLOSE_LINGER_S 3
 #define WS_IMAGES_IN_FLIGHT 2       /* PROTOCOL.md: image frames <= 2 in flight */
+#define WS_QUEUE_SLOT_BYTES 256     /* a typical scan message (ws_queued) */
 #define RX_MIN_CAP 512
 #define CLOSE_REASON_MAX 70         /* bytes; our reasons are short, longer ones are cut */
 #define WRITE_BURST 64
@@ -64,6 +65,7 @@ struct ws_pss {
 	char *close_reason;         /* malloc'd when a close is queued */
 	struct token_bucket bucket;
 	unsigned queued;
+	uint32_t qbytes;            /* bytes of the queued messages (ws_queued) */
 	int strikes;                /* rate_limited answers in a row */
 	uint16_t close_code;
 	uint8_t ip[16];             /* the peer's address (family ip_family), for the per-IP count */
@@ -111,6 +113,7 @@ static int ws_send(struct peer *p, char *msg)
 		pss->qhead = q;
 	pss->qtail = q;
 	pss->queued++;
+	pss->qbytes += (uint32_t)len;
 	lws_callback_on_writable(pss->wsi);
 	return 0;
 }
@@ -125,6 +128,7 @@ static void queue_free(struct ws_pss *pss)
 	}
 	pss->qtail = NULL;
 	pss->queued = 0;
+	pss->qbytes = 0;
 }
 
 static void ws_close(struct peer *p, int code, const char *reason)
@@ -141,9 +145,18 @@ static void ws_close(struct peer *p, int code, const char *reason)
 	lws_callback_on_writable(pss->wsi);
 }
 
+/* How full the queue is, in slots of WS_QUEUE_SLOT_BYTES: its messages, or
+ * its bytes / WS_QUEUE_SLOT_BYTES when that is more. The session layer stops
+ * forwarding live scans to a desktop at a fixed number of slots (and refills
+ * it from the database as it drains): counted in messages alone, 1,000
+ * desktops that stopped reading held 128 scans of 500 characters each, 92 MB;
+ * counted this way a queue holds at most 128 slots = 32 KiB. */
 static unsigned ws_queued(const struct peer *p)
 {
-	return of_peer(p)->queued;
+	const struct ws_pss *pss = of_peer(p);
+	unsigned by_bytes = pss->qbytes / WS_QUEUE_SLOT_BYTES;
+
+	return by_bytes > pss->queued ? by_bytes : pss->queued;
 }
 
 static const struct peer_ops ws_ops = { ws_send, ws_close, ws_queued };
@@ -572,6 +585,7 @@ static void queue_pop(struct ws_pss *pss)
 	if (!pss->qhead)
 		pss->qtail = NULL;
 	pss->queued--;
+	pss->qbytes -= (uint32_t)q->len;
 	free(q);
 }
 

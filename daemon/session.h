@@ -30,7 +30,8 @@ struct peer_ops {
 	/* Starts a close handshake with code and reason; the transport later calls
 	 * session_peer_detach() from its CLOSED callback. */
 	void (*close)(struct peer *p, int code, const char *reason);
-	/* Messages currently queued. */
+	/* How full the send queue is, in message slots: at least the messages
+	 * queued, more when they are large (a transport may count bytes too). */
 	unsigned (*queued)(const struct peer *p);
 };
 
