@@ -9,6 +9,7 @@
 #include "decode_pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -61,6 +62,7 @@ static struct {
 	unsigned queue_max;
 	struct image_limits lim;
 	struct lws_context *ctx;
+	atomic_bool done_waiting;           /* P.done has jobs: decode_pool_deliver */
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /* ---- lists (caller holds P.mu) ---- */
@@ -168,6 +170,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&P.mu);
 		j->state = JOB_DONE;
 		list_push(&P.done, j);
+		atomic_store(&P.done_waiting, true);
 		/* under the lock: stop() joins us before the context goes away */
 		lws_cancel_service(P.ctx);
 	}
@@ -291,6 +294,9 @@ void decode_pool_deliver(void)
 	struct decode_job *j, *next;
 	struct decode_outcome res;
 
+	/* called after every loop pass: no lock unless a worker finished */
+	if (!atomic_exchange(&P.done_waiting, false))
+		return;
 	pthread_mutex_lock(&P.mu);
 	j = list_take_all(&P.done);
 	pthread_mutex_unlock(&P.mu);

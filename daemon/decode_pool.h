@@ -3,8 +3,8 @@
  * it never blocks the event loop. The loop submits a job (the image bytes, a
  * completion callback and its owner); a bounded queue feeds the workers; each
  * result goes to a locked done-queue and the worker wakes the loop with
- * lws_cancel_service(), the only lws call that is safe from another thread. On
- * LWS_CALLBACK_EVENT_WAIT_CANCELLED the loop calls decode_pool_deliver(), which
+ * lws_cancel_service(), the only lws call that is safe from another thread.
+ * After that pass the loop calls decode_pool_deliver(), which
  * runs the callbacks there. Owners that go away cancel their jobs; a cancelled
  * job's callback is never called, so the pool never touches freed owner memory.
  *
@@ -63,7 +63,9 @@ int decode_pool_submit(uint8_t *img, size_t len, decode_done_fn done, void *owne
  * NULL is ignored. */
 void decode_pool_cancel(struct decode_job *job);
 
-/* Runs the callbacks of every finished job (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
+/* Runs the callbacks of every finished job. The loop calls it after every
+ * pass (a worker's lws_cancel_service() ends the pass it waits in); it takes
+ * no lock when no job has finished. */
 void decode_pool_deliver(void);
 
 /* Shutdown, part 1 (before lws_context_destroy): stops and joins the workers

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* REST handlers for /api/v1, /healthz and /metrics: a request (method, path,
  * query, bearer token, body) in, a response (status, JSON) out, with the session
- * layer in between. The lws plumbing lives in proto_http.c. */
+ * layer in between. The lws plumbing lives in lws_http.c. */
 #ifndef SB_REST_H
 #define SB_REST_H
 #include <stddef.h>

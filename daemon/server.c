@@ -24,7 +24,8 @@
 #include "datadir.h"
 #include "decode_pool.h"
 #include "log.h"
-#include "proto_http.h"
+#include "lws_http.h"
+#include "lws_ws.h"
 #include "ratelimit.h"
 #include "rest.h"
 #include "sb_err.h"
@@ -36,14 +37,14 @@
 #define DB_FILE "scanbridge.db"
 /* lws mallocs this per connection. Scans and acks (~110-150 bytes) arrive
  * whole; hellos (~230 bytes, a JWT) and long codes are reassembled from
- * pieces by proto_ws.c. Under callgrind the same 3,200-scan load cost the
+ * pieces by lws_ws.c. Under callgrind the same 3,200-scan load cost the
  * daemon the same instructions at 192 as at 256 bytes (+1.2% at 128). */
 #define WS_RX_BUFFER 192
 /* lws caps each send() at tx_packet_size, or at the rx buffer size when that
  * is 0, buffering the rest at some cost and reporting the pipe choked: a
  * desktop's ~250-byte scan messages then went out one per WRITEABLE pass. */
 #define WS_TX_PACKET 65536
-/* An HTTP answer goes out in one write (proto_http.c); lws would otherwise
+/* An HTTP answer goes out in one write (lws_http.c); lws would otherwise
  * cut every send at 4 KiB and hold the rest itself. */
 #define HTTP_TX_PACKET (1024 * 1024)
 #define DRAIN_MS 1000
@@ -219,14 +220,14 @@ static void find_web_root(void)
 	}
 	if (access(D.web_root, R_OK))
 		log_warn("web root not found; pages will answer 404", "dir=\"%s\"", D.web_root);
-	proto_http_set_web_root(D.web_root);
+	lws_http_set_web_root(D.web_root);
 }
 
 /* ---- libwebsockets ---- */
 
 static struct lws_protocols protocols[] = {
-	{ "http", proto_http_callback, 0, 0, 0, NULL, HTTP_TX_PACKET },
-	{ "scanbridge.v1", proto_ws_callback, 0, WS_RX_BUFFER, 0, NULL, WS_TX_PACKET },
+	{ "http", lws_http_callback, 0, 0, 0, NULL, HTTP_TX_PACKET },
+	{ "scanbridge.v1", lws_ws_callback, 0, WS_RX_BUFFER, 0, NULL, WS_TX_PACKET },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -290,8 +291,8 @@ static int create_context(void)
 {
 	struct lws_context_creation_info info;
 
-	protocols[0].per_session_data_size = proto_http_pss_size();
-	protocols[1].per_session_data_size = proto_ws_pss_size();
+	protocols[0].per_session_data_size = lws_http_pss_size();
+	protocols[1].per_session_data_size = lws_ws_pss_size();
 	build_mounts();
 	memset(&info, 0, sizeof(info));
 	info.port = D.cfg->port;
@@ -368,7 +369,7 @@ static void drain(void)
 	session_close_all(1001, "server shutting down");
 	session_flush();
 	drain_tick_cb(&drain_sul);
-	while (proto_ws_connections() && clock_mono_ms() < until) {
+	while (lws_ws_connections() && clock_mono_ms() < until) {
 		lws_service(D.ctx, 0);
 		session_flush();
 	}
@@ -380,6 +381,7 @@ static void run_loop(void)
 	while (!stop_requested) {
 		if (lws_service(D.ctx, 0) < 0)
 			break;
+		decode_pool_deliver(); /* a worker's result ends the pass it waits in */
 		if (flush_wanted) {
 			flush_wanted = false;
 			session_flush();
@@ -431,8 +433,8 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 		goto out;
 	upload_budget_init((size_t)(cfg->max_image_bytes_buffered > cfg->max_image_bytes
 				    ? cfg->max_image_bytes_buffered : cfg->max_image_bytes));
-	proto_http_set_config(cfg);
-	proto_ws_set_config(cfg);
+	lws_http_set_config(cfg);
+	lws_ws_set_config(cfg);
 	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)) ||
 	    (rc = start_signal_thread()))
 		goto out;

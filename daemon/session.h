@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The session layer: pairing, relay, acknowledgements, delivery receipts, expiry
- * and long-poll waiters. It sits between the transport (proto_ws.c,
- * proto_http.c), which owns sockets, and the store, which owns SQL.
+ * and long-poll waiters. It sits between the transport (lws_ws.c,
+ * lws_http.c), which owns sockets, and the store, which owns SQL.
  *
  * Group commit: every write goes into the store's open transaction and every
  * effect that must not be seen before the data is durable (acks, forwards to

@@ -20,7 +20,8 @@
 #include "decode_pool.h"
 #include "metrics.h"
 #include "origin.h"
-#include "proto_http.h"
+#include "lws_req.h"
+#include "lws_ws.h"
 #include "ratelimit.h"
 #include "sb_err.h"
 #include "session.h"
@@ -77,9 +78,9 @@ struct ws_pss {
 static const struct sb_config *W_cfg;
 static unsigned W_conns;
 
-void proto_ws_set_config(const struct sb_config *cfg) { W_cfg = cfg; }
-unsigned proto_ws_connections(void) { return W_conns; }
-size_t proto_ws_pss_size(void) { return sizeof(struct ws_pss); }
+void lws_ws_set_config(const struct sb_config *cfg) { W_cfg = cfg; }
+unsigned lws_ws_connections(void) { return W_conns; }
+size_t lws_ws_pss_size(void) { return sizeof(struct ws_pss); }
 
 static struct ws_pss *of_peer(const struct peer *p)
 {
@@ -298,7 +299,7 @@ static void ip_remember(struct ws_pss *pss, struct lws *wsi)
 {
 	char text[CLIENT_IP_MAX] = "";
 
-	http_client_ip(wsi, W_cfg->trusted_proxies, text); /* the upgrade's headers are still here */
+	lws_req_client_ip(wsi, W_cfg->trusted_proxies, text); /* the upgrade's headers are still here */
 	if (inet_pton(AF_INET, text, pss->ip) == 1)
 		pss->ip_family = AF_INET;
 	else if (inet_pton(AF_INET6, text, pss->ip) == 1)
@@ -316,24 +317,24 @@ static const char *ip_text(const struct ws_pss *pss, char buf[INET6_ADDRSTRLEN])
  * outside the allow-list) or -1 (not /ws: hang up). Browsers send Origin on
  * WebSocket upgrades and no CORS applies, so the allow-list is checked here:
  * a page from elsewhere cannot relay scans. */
-int proto_ws_upgrade_verdict(struct lws *wsi)
+int lws_ws_upgrade_verdict(struct lws *wsi)
 {
 	char uri[64] = "", origin[256] = "", host[256] = "";
 
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws"))
 		return -1;
 	lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-	if (!http_host_allowed(wsi, host, sizeof(host)) ||
+	if (!lws_req_host_allowed(wsi, W_cfg, host, sizeof(host)) ||
 	    !origin_allowed(origin, host, W_cfg->public_url, W_cfg->allowed_origins))
 		return HTTP_STATUS_FORBIDDEN;
 	return 0;
 }
 
-/* The 403 itself is answered earlier, at HTTP_CONFIRM_UPGRADE (proto_http.c),
+/* The 403 itself is answered earlier, at HTTP_CONFIRM_UPGRADE (lws_http.c),
  * the one place lws 4.1 expects a refusal written by hand; this is the net. */
 static int filter_connection(struct lws *wsi)
 {
-	return proto_ws_upgrade_verdict(wsi) ? 1 : 0;
+	return lws_ws_upgrade_verdict(wsi) ? 1 : 0;
 }
 
 static void on_established(struct ws_pss *pss, struct lws *wsi)
@@ -693,7 +694,7 @@ static int check_peer_close(struct ws_pss *pss, struct lws *wsi, const unsigned 
 	return -1;
 }
 
-int proto_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+int lws_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		      void *in, size_t len)
 {
 	struct ws_pss *pss = user;

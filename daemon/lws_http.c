@@ -4,8 +4,7 @@
  * holds the answer until the group commit (or a long-poll wake-up / timeout,
  * or the decode worker pool's result for POST /decode), then writes headers
  * and body from the WRITEABLE callback. Static pages are lws file mounts set up
- * in server.c. The decode pool's wake-ups (LWS_CALLBACK_EVENT_WAIT_CANCELLED,
- * which lws sends to every protocol) are handled here and only here. */
+ * in server.c. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,9 @@
 #include "hostcheck.h"
 #include "log.h"
 #include "metrics.h"
-#include "proto_http.h"
+#include "lws_http.h"
+#include "lws_req.h"
+#include "lws_ws.h"
 #include "origin.h"
 #include "rest.h"
 #include "sb_err.h"
@@ -56,9 +57,9 @@ struct http_pss {
 static const struct sb_config *H_cfg;
 static char H_phone_page[PATH_MAX + 64];
 
-void proto_http_set_config(const struct sb_config *cfg) { H_cfg = cfg; }
+void lws_http_set_config(const struct sb_config *cfg) { H_cfg = cfg; }
 
-void proto_http_set_web_root(const char *dir)
+void lws_http_set_web_root(const char *dir)
 {
 	snprintf(H_phone_page, sizeof(H_phone_page), "%s/phone/index.html", dir);
 }
@@ -166,29 +167,8 @@ static void read_headers(struct http_pss *pss)
 	}
 	pss->rq.ctype[0] = '\0';
 	lws_hdr_copy(wsi, pss->rq.ctype, sizeof(pss->rq.ctype), WSI_TOKEN_HTTP_CONTENT_TYPE);
-	http_client_ip(wsi, H_cfg->trusted_proxies, pss->ip);
+	lws_req_client_ip(wsi, H_cfg->trusted_proxies, pss->ip);
 	pss->rq.ip = pss->ip;
-}
-
-void http_client_ip(struct lws *wsi, const char *trusted, char out[CLIENT_IP_MAX])
-{
-	char peer[CLIENT_IP_MAX] = "", fwd[512] = "", xff[512] = "";
-
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (!trusted[0] || !client_ip_trusted(peer, trusted)) {
-		snprintf(out, CLIENT_IP_MAX, "%s", peer);
-		return;
-	}
-	/* a header too long to read names no client: the proxy is as close as
-	 * we can tell (never the other header, which the client may have sent) */
-	if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) < 0 ||
-	    (!xff[0] && lws_hdr_custom_length(wsi, "forwarded:", 10) >= (int)sizeof(fwd))) {
-		snprintf(out, CLIENT_IP_MAX, "%s", peer);
-		return;
-	}
-	if (!xff[0] && lws_hdr_custom_copy(wsi, fwd, sizeof(fwd), "forwarded:", 10) < 0)
-		fwd[0] = '\0';
-	client_ip_resolve(peer, fwd, xff, trusted, out);
 }
 
 /* Content-Length as digits only (no sign, space or second value), or -1.
@@ -601,23 +581,12 @@ static int request_gate(struct lws *wsi)
 		refuse_now(wsi, 400, SB_WIRE_INVALID_REQUEST, "Content-Length must be one decimal number");
 		return 1;
 	}
-	if (!http_host_allowed(wsi, host, sizeof(host))) {
+	if (!lws_req_host_allowed(wsi, H_cfg, host, sizeof(host))) {
 		refuse_now(wsi, 403, SB_WIRE_FORBIDDEN,
 			   "this box does not answer to that host name (see allowed_hosts)");
 		return 1;
 	}
 	return 0;
-}
-
-bool http_host_allowed(struct lws *wsi, char *host, size_t host_len)
-{
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HOST);
-
-	if (n <= 0)
-		return true;
-	if ((size_t)n >= host_len || lws_hdr_copy(wsi, host, (int)host_len, WSI_TOKEN_HOST) < 0)
-		return false;
-	return hostcheck_allowed(host, H_cfg->public_url, H_cfg->allowed_hosts);
 }
 
 /* An upgrade request: refused here with a status the client can read (lws
@@ -630,7 +599,7 @@ static int confirm_upgrade(struct lws *wsi, const char *to)
 
 	if (!to || strcmp(to, "websocket"))
 		return -1;
-	verdict = proto_ws_upgrade_verdict(wsi);
+	verdict = lws_ws_upgrade_verdict(wsi);
 	if (verdict == HTTP_STATUS_FORBIDDEN) {
 		log_info("websocket from a disallowed origin or host refused", NULL);
 		refuse_now(wsi, HTTP_STATUS_FORBIDDEN, SB_WIRE_FORBIDDEN,
@@ -640,7 +609,7 @@ static int confirm_upgrade(struct lws *wsi, const char *to)
 	return verdict;
 }
 
-int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+int lws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			void *in, size_t len)
 {
 	struct http_pss *pss = user;
@@ -680,13 +649,10 @@ int proto_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return -1; /* a WebSocket upgrade without our subprotocol */
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		decode_pool_deliver(); /* decode results; every protocol gets this, we alone act */
-		return 0;
 	default:
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-size_t proto_http_pss_size(void) { return sizeof(struct http_pss); }
+size_t lws_http_pss_size(void) { return sizeof(struct http_pss); }
