@@ -6,36 +6,11 @@
 #include <strings.h>
 
 #include "client_ip.h"
+#include "netaddr.h"
 #include "sb_err.h"
+#include "wordlist.h"
 
 #define HOPS_MAX 16 /* proxy hops looked at; a longer chain is cut at the left */
-
-/* addr (len bytes, no brackets) as 16 bytes, IPv4 v4-mapped. */
-static bool parse_addr(const char *s, size_t len, unsigned char out[16])
-{
-	char buf[CLIENT_IP_MAX];
-	struct in_addr v4;
-
-	if (!len || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET6, buf, out) == 1)
-		return true;
-	if (inet_pton(AF_INET, buf, &v4) != 1)
-		return false;
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	memcpy(out + 12, &v4, 4);
-	return true;
-}
-
-static bool is_v4(const unsigned char a[16])
-{
-	static const unsigned char prefix[12] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, prefix, 12);
-}
 
 static bool prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
 {
@@ -58,7 +33,7 @@ static int entry_matches(const char *e, size_t n, const unsigned char a[16])
 	unsigned char net[16];
 	int bits = 128;
 
-	if (!parse_addr(e, alen, net))
+	if (!netaddr_parse(e, alen, net))
 		return -1;
 	if (slash) {
 		size_t k = n - alen - 1;
@@ -74,27 +49,22 @@ static int entry_matches(const char *e, size_t n, const unsigned char a[16])
 		if (bits > (v4_text ? 32 : 128))
 			return -1;
 		/* "::ffff:10.0.0.0/8" would be every IPv4 address: refused */
-		if (!v4_text && is_v4(net) && bits < 96)
+		if (!v4_text && netaddr_is_v4(net) && bits < 96)
 			return -1;
 		if (v4_text)
 			bits += 96;
 	}
-	return is_v4(net) == is_v4(a) && prefix_equal(net, a, bits);
+	return netaddr_is_v4(net) == netaddr_is_v4(a) && prefix_equal(net, a, bits);
 }
 
 static bool trusted_bin(const unsigned char a[16], const char *trusted)
 {
-	const char *p = trusted;
+	const char *p = trusted, *e;
+	size_t n;
 
-	while (p && *p) {
-		size_t n;
-
-		p += strspn(p, " ,\t");
-		n = strcspn(p, " ,\t");
-		if (n && entry_matches(p, n, a) == 1)
+	while ((e = wordlist_next(&p, &n)))
+		if (entry_matches(e, n, a) == 1)
 			return true;
-		p += n;
-	}
 	return false;
 }
 
@@ -102,25 +72,20 @@ bool client_ip_trusted(const char *addr, const char *trusted)
 {
 	unsigned char a[16];
 
-	return addr && parse_addr(addr, strlen(addr), a) && trusted_bin(a, trusted);
+	return addr && netaddr_parse(addr, strlen(addr), a) && trusted_bin(a, trusted);
 }
 
 int client_ip_check_list(const char *trusted, char *bad, size_t bad_len)
 {
 	static const unsigned char any[16];
-	const char *p = trusted;
+	const char *p = trusted, *e;
+	size_t n;
 
-	while (p && *p) {
-		size_t n;
-
-		p += strspn(p, " ,\t");
-		n = strcspn(p, " ,\t");
-		if (n && entry_matches(p, n, any) < 0) {
-			snprintf(bad, bad_len, "%.*s", (int)n, p);
+	while ((e = wordlist_next(&p, &n)))
+		if (entry_matches(e, n, any) < 0) {
+			snprintf(bad, bad_len, "%.*s", (int)n, e);
 			return SB_EINVAL;
 		}
-		p += n;
-	}
 	return 0;
 }
 
@@ -136,11 +101,11 @@ static bool hop_addr(const char *s, size_t n, unsigned char out[16])
 
 		/* "[2001:db8::17]" or "[2001:db8::17]:4711", nothing else */
 		return br && (br + 1 == s + n || br[1] == ':') &&
-		       parse_addr(s + 1, (size_t)(br - s - 1), out);
+		       netaddr_parse(s + 1, (size_t)(br - s - 1), out);
 	}
-	if (memchr(s, ':', n) && memchr(s, '.', n) && !parse_addr(s, n, out))
+	if (memchr(s, ':', n) && memchr(s, '.', n) && !netaddr_parse(s, n, out))
 		n = (size_t)((const char *)memchr(s, ':', n) - s); /* "1.2.3.4:5678" */
-	return parse_addr(s, n, out);
+	return netaddr_parse(s, n, out);
 }
 
 /* The for= value of one Forwarded element ("for=x;proto=y"), or NULL. */
@@ -194,7 +159,7 @@ static int split_hops(const char *h, bool forwarded, const char *hop[HOPS_MAX],
 
 static void format_addr(const unsigned char a[16], char out[CLIENT_IP_MAX])
 {
-	if (is_v4(a))
+	if (netaddr_is_v4(a))
 		inet_ntop(AF_INET, a + 12, out, CLIENT_IP_MAX);
 	else
 		inet_ntop(AF_INET6, a, out, CLIENT_IP_MAX);

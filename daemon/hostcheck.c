@@ -11,7 +11,9 @@
 
 #include "clock.h"
 #include "hostcheck.h"
+#include "netaddr.h"
 #include "sb_err.h"
+#include "wordlist.h"
 
 #define REREAD_MS 1000
 
@@ -64,16 +66,7 @@ static bool host_name(const char *host, size_t len, char out[HOSTCHECK_NAME_MAX]
 /* name as a 16-byte address (IPv4 v4-mapped); false when it is not one. */
 static bool as_addr(const char *name, unsigned char out[16])
 {
-	struct in_addr v4;
-
-	if (inet_pton(AF_INET6, name, out) == 1)
-		return true;
-	if (inet_pton(AF_INET, name, &v4) != 1)
-		return false;
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	memcpy(out + 12, &v4, 4);
-	return true;
+	return netaddr_parse(name, strlen(name), out);
 }
 
 /* Whether two names (from host_name) are the same: addresses by value, so
@@ -123,19 +116,15 @@ static bool is_url_host(const char *name, const char *url)
 /* Whether name is in list; with name NULL, whether list has the "*" entry. */
 static bool is_listed(const char *name, const char *list)
 {
-	const char *p = list;
+	const char *p = list, *e;
 	char entry[HOSTCHECK_NAME_MAX];
+	size_t n;
 
-	while (p && *p) {
-		size_t n;
-
-		p += strspn(p, " ,\t");
-		n = strcspn(p, " ,\t");
-		if (n == 1 && *p == '*')
+	while ((e = wordlist_next(&p, &n))) {
+		if (n == 1 && *e == '*')
 			return true;
-		if (n && name && host_name(p, n, entry) && same_name(entry, name))
+		if (name && host_name(e, n, entry) && same_name(entry, name))
 			return true;
-		p += n;
 	}
 	return false;
 }

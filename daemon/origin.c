@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "origin.h"
+#include "wordlist.h"
 
 #define ORIGIN_MAX 256
 
@@ -48,19 +49,12 @@ static bool same(const char *a, size_t alen, const char *b, size_t blen)
 
 static bool listed(const char *origin, const char *allowed)
 {
-	const char *p = allowed;
+	const char *p = allowed, *e;
+	size_t n;
 
-	while (p && *p) {
-		size_t n;
-
-		p += strspn(p, " ,\t");
-		n = strcspn(p, " ,\t");
-		if (n == 1 && *p == '*')
+	while ((e = wordlist_next(&p, &n)))
+		if ((n == 1 && *e == '*') || same(origin, strlen(origin), e, n))
 			return true;
-		if (n && same(origin, strlen(origin), p, n))
-			return true;
-		p += n;
-	}
 	return false;
 }
 
