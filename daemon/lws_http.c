@@ -11,6 +11,7 @@
 
 #include <libwebsockets.h>
 
+#include "batch.h"
 #include "client_ip.h"
 #include "decode_pool.h"
 #include "hostcheck.h"
@@ -35,7 +36,7 @@ enum phase { PH_IDLE, PH_BODY, PH_WAITING };
 #define DECODE_TIMEOUT_S 60
 
 struct http_pss {
-	struct waiter commit_w;     /* answer held until the batch commits */
+	struct batch_waiter commit_w;     /* answer held until the batch commits */
 	struct rest_poll poll;      /* parked long-poll */
 	lws_sorted_usec_list_t poll_sul;
 	struct lws *wsi;
@@ -214,7 +215,7 @@ static void request_write(struct http_pss *pss)
 	lws_callback_on_writable(pss->wsi);
 }
 
-static void commit_done(struct waiter *w, int rc)
+static void commit_done(struct batch_waiter *w, int rc)
 {
 	struct http_pss *pss = lws_container_of(w, struct http_pss, commit_w);
 
@@ -228,10 +229,9 @@ static void commit_done(struct waiter *w, int rc)
 static void answer(struct http_pss *pss)
 {
 	pss->phase = PH_WAITING;
-	if (session_batch_open()) {
+	if (batch_open()) {
 		pss->commit_w.done = commit_done;
-		pss->commit_w.sess = NULL;
-		session_wait_commit(&pss->commit_w);
+		batch_wait_commit(&pss->commit_w);
 		return;
 	}
 	request_write(pss);
@@ -289,7 +289,7 @@ static void submit_decode(struct http_pss *pss)
 }
 
 /* The write lock is ours (rc 0): run the request again; or it never came. */
-static void relock_done(struct waiter *w, int rc)
+static void relock_done(struct batch_waiter *w, int rc)
 {
 	struct http_pss *pss = lws_container_of(w, struct http_pss, commit_w);
 
@@ -327,8 +327,7 @@ static void dispatch(struct http_pss *pss)
 		 * not wait for it, the request runs again once it is ours */
 		pss->phase = PH_WAITING;
 		pss->commit_w.done = relock_done;
-		pss->commit_w.sess = NULL;
-		session_wait_lock(&pss->commit_w);
+		batch_wait_lock(&pss->commit_w);
 		return;
 	}
 	if (rr == REST_PARKED) {
@@ -451,7 +450,7 @@ static void drop(struct http_pss *pss)
 		session_waiter_cancel(&pss->poll.w);
 		rest_poll_finish(&pss->poll, 0, &pss->rs);
 	}
-	session_waiter_cancel(&pss->commit_w);
+	batch_waiter_cancel(&pss->commit_w);
 	decode_pool_cancel(pss->job);
 	pss->job = NULL;
 	reset(pss);

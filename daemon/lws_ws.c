@@ -23,6 +23,7 @@
 #include "lws_req.h"
 #include "lws_ws.h"
 #include "ratelimit.h"
+#include "relay.h"
 #include "sb_err.h"
 #include "session.h"
 #include "upload_budget.h"
@@ -164,8 +165,7 @@ static const struct peer_ops ws_ops = { ws_send, ws_close, ws_queued };
 
 static void close_with(struct ws_pss *pss, int code, const char *reason)
 {
-	pss->peer.closing = true;
-	ws_close(&pss->peer, code, reason);
+	session_peer_close(&pss->peer, code, reason);
 }
 
 /* ---- images: decode jobs, at most WS_IMAGES_IN_FLIGHT per connection ---- */
@@ -367,7 +367,7 @@ static void on_closed(struct ws_pss *pss)
 
 	if (!pss->established)
 		return;
-	session_peer_detach(&pss->peer);
+	relay_peer_detach(&pss->peer);
 	queue_free(pss);
 	images_cancel(pss);
 	rx_release(pss);
@@ -443,7 +443,7 @@ static void on_text(struct ws_pss *pss, const char *buf, size_t len)
 		session_peer_error(&pss->peer, sb_wire_refusal(rc)->code, err.message,
 				   err.id[0] ? err.id : NULL);
 	} else {
-		session_peer_message(&pss->peer, m);
+		relay_peer_message(&pss->peer, m);
 	}
 }
 
@@ -664,7 +664,7 @@ static int on_writeable(struct ws_pss *pss)
 		return 0;
 	}
 	if (!pss->close_pending)
-		session_peer_writable(&pss->peer); /* a replaying desktop gets its next chunk */
+		relay_peer_writable(&pss->peer); /* a replaying desktop gets its next chunk */
 	if (pss->qhead)
 		return 0;
 	if (pss->close_pending && !pss->close_started)

@@ -10,11 +10,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "batch.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "qr.h"
 #include "ratelimit.h"
+#include "relay.h"
 #include "rest.h"
 #include "sb_err.h"
 #include "wire_err.h"
@@ -222,7 +224,7 @@ static void h_session_get(const struct rest_req *rq, const struct route_match *m
 	cJSON_AddNumberToObject(o, "last_seq", (double)si.last_seq);
 	cJSON_AddNumberToObject(o, "delivered_seq", (double)si.delivered_seq);
 	cJSON_AddNumberToObject(o, "expires_at", (double)si.expires_at);
-	cJSON_AddItemToObject(o, "scanners", session_scanners_json(s));
+	cJSON_AddItemToObject(o, "scanners", relay_scanners_json(s));
 	reply_json(rs, 200, o);
 }
 
@@ -386,7 +388,7 @@ static void h_scan_post(const struct rest_req *rq, const struct route_match *m,
 	if (rc)
 		reply_err(rs, rc);
 	else if (!scan_fields(rq, &scan, rs) &&
-		 (rc = session_scan_put(s, c.sub, &scan, &seq, &dup)))
+		 (rc = relay_scan_put(s, c.sub, &scan, &seq, &dup)))
 		reply_err(rs, SB_EIO);
 	else if (!rs->status) {
 		o = cJSON_CreateObject();
@@ -482,7 +484,7 @@ static void h_ack(const struct rest_req *rq, const struct route_match *m, struct
 		rest_error(rs, SB_WIRE_INVALID_REQUEST, "seq: a non-negative integer is required");
 		goto out;
 	}
-	rc = session_ack(s, (int64_t)seq->valuedouble);
+	rc = relay_ack(s, (int64_t)seq->valuedouble);
 	if (rc == SB_EINVAL)
 		rest_error(rs, SB_WIRE_INVALID_REQUEST, "seq: above the session's last scan");
 	else if (rc)
@@ -596,7 +598,7 @@ void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs)
 
 static void h_healthz(struct rest_resp *rs)
 {
-	bool db = !store_ping(R.st), writes = !session_store_failing(), ok = db && writes;
+	bool db = !store_ping(R.st), writes = !batch_store_failing(), ok = db && writes;
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "status", ok ? "ok" : "degraded");
@@ -639,7 +641,7 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 		rest_error(rs, SB_WIRE_NOT_FOUND, "no such resource");
 		return REST_REPLY;
 	}
-	session_lock_hit(); /* from here on: did this request meet the write lock? */
+	batch_lock_hit(); /* from here on: did this request meet the write lock? */
 	switch (m.route) {
 	case RR_SESSIONS_CREATE: h_create(rq, rs); break;
 	case RR_SESSION_GET: h_session_get(rq, &m, rs); break;
@@ -656,5 +658,5 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 	case RR_METRICS: h_metrics(rs); break;
 	case RR_COUNT: break;
 	}
-	return session_lock_hit() ? REST_LOCKED : REST_REPLY;
+	return batch_lock_hit() ? REST_LOCKED : REST_REPLY;
 }

@@ -48,11 +48,11 @@ enum rest_result { REST_REPLY = 0, REST_PARKED = 1, REST_DECODE = 2, REST_LOCKED
 void rest_init(const struct sb_config *cfg, struct store *st);
 
 /* Handles one request. REST_REPLY: *rs is the answer (the transport still waits
- * for the commit when session_batch_open()). REST_PARKED: lp->w is parked on
+ * for the commit when batch_open()). REST_PARKED: lp->w is parked on
  * the session; the transport calls rest_poll_finish when lp->w.done fires or its
  * own timer of lp->wait_ms ends (after session_waiter_cancel). REST_DECODE: see
  * rest_decode_finish. REST_LOCKED: its write met the database's write lock;
- * nothing was changed: queue the request with session_wait_lock and dispatch it
+ * nothing was changed: queue the request with batch_wait_lock and dispatch it
  * again (after rest_resp_clear) when that waiter is done with rc 0, else answer
  * 503 `unavailable`. */
 enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,

@@ -19,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "client_ip.h"
 #include "clock.h"
 #include "datadir.h"
@@ -27,6 +28,7 @@
 #include "lws_http.h"
 #include "lws_ws.h"
 #include "ratelimit.h"
+#include "relay.h"
 #include "rest.h"
 #include "sb_err.h"
 #include "server.h"
@@ -125,7 +127,7 @@ static void stop_signal_thread(void)
 /* ---- timers ---- */
 
 /* The group commit runs right after the loop pass that produced the writes
- * (run_loop calls session_flush when lws_service returns), not from a timer:
+ * (run_loop calls batch_flush when lws_service returns), not from a timer:
  * a timer would cost one more poll() over every connection per batch. */
 static bool flush_wanted;
 
@@ -135,18 +137,18 @@ static void schedule_flush(void)
 }
 
 /* Writes that met another process's database write lock are retried from
- * this timer, never waited for on the loop (session.h). */
+ * this timer, never waited for on the loop (batch.h). */
 static lws_sorted_usec_list_t lock_sul;
 
 static void lock_retry_cb(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
-	session_lock_retry();
+	batch_lock_retry();
 	/* lws runs timers before it polls, and the poll may sleep long: the
 	 * batch the retry opened is committed now, not after the next event */
 	if (flush_wanted) {
 		flush_wanted = false;
-		session_flush();
+		batch_flush();
 	}
 }
 
@@ -365,13 +367,13 @@ static void drain(void)
 	int64_t until = clock_mono_ms() + DRAIN_MS;
 
 	log_info("shutting down", NULL);
-	session_flush();
+	batch_flush();
 	session_close_all(1001, "server shutting down");
-	session_flush();
+	batch_flush();
 	drain_tick_cb(&drain_sul);
 	while (lws_ws_connections() && clock_mono_ms() < until) {
 		lws_service(D.ctx, 0);
-		session_flush();
+		batch_flush();
 	}
 	lws_sul_cancel(&drain_sul);
 }
@@ -384,9 +386,9 @@ static void run_loop(void)
 		decode_pool_deliver(); /* a worker's result ends the pass it waits in */
 		if (flush_wanted) {
 			flush_wanted = false;
-			session_flush();
+			batch_flush();
 		}
-		session_checkpoint();
+		batch_checkpoint();
 		if (reload_requested)
 			apply_reload();
 	}
@@ -427,7 +429,8 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 		log_error("cannot load the sessions from the database", NULL);
 		goto out;
 	}
-	session_set_timer(arm_lock_retry);
+	batch_set_timer(arm_lock_retry);
+	relay_init(cfg, D.st);
 	rest_init(cfg, D.st);
 	if ((rc = check_proxies(cfg)))
 		goto out;

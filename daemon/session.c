@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* Sessions: the in-memory registry (loaded lazily from the store), opening,
- * pairing, token checks against live sessions, sliding expiry, ending and the
- * periodic cleanup. The relay (relay.c) moves scans; this file decides who may
- * take part and for how long. */
+/* Sessions (session.h): the in-memory registry (loaded at start from the
+ * store), opening, pairing, token checks against live sessions, sliding expiry,
+ * ending and the periodic cleanup; each session's heads, its peers and its
+ * long-poll waiters. The relay (relay.c) moves scans between the peers; this
+ * file decides who may take part and for how long, and is the only writer of
+ * struct sess. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "grow.h"
 #include "log.h"
 #include "metrics.h"
 #include "rand.h"
+#include "ratelimit.h"
 #include "sb_err.h"
-#include "session_int.h"
+#include "session.h"
 
+/* Session ids are 16 random bytes in base64url (22 chars); the in-memory
+ * record, one per live session, keeps them in a buffer that fits those rather
+ * than SB_ID_MAX. A longer id (never one of ours) is not found. */
+#define SESS_ID_MAX 24
 #define SESSION_ID_BYTES 16
 _Static_assert((SESSION_ID_BYTES * 4 + 2) / 3 < SESS_ID_MAX,
 	       "a session id must fit struct sess's buffer");
@@ -21,12 +29,42 @@ _Static_assert((SESSION_ID_BYTES * 4 + 2) / 3 < SESS_ID_MAX,
 _Static_assert((SCANNER_ID_BYTES * 4 + 2) / 3 < PEER_SCANNER_MAX,
 	       "a scanner id must fit struct peer's buffer");
 
-struct session_state session__s;
+struct sess {
+	char id[SESS_ID_MAX];
+	int64_t created_at, last_activity;  /* wall ms: tokens, the database */
+	/* Expiry runs on the monotonic clock so a wall-clock jump neither expires
+	 * every session nor keeps them forever: the database's wall times are
+	 * turned into monotonic ones when a session is loaded. */
+	int64_t created_mono, active_mono, persisted_mono;
+	int64_t last_seq;        /* head, including the open batch */
+	int64_t committed_seq;   /* head that clients may see */
+	int64_t delivered_seq;
+	struct peer *peers;
+	struct waiter *waiters;  /* long-polls */
+	struct sess *hnext;      /* hash chain */
+	struct sess *touched_next;
+	struct rate_window pair_codes; /* codes issued this minute (in memory) */
+	bool touched, dead;
+	bool ending;             /* its DELETE is in the open batch */
+};
 
-static int64_t ttl_ms(void) { return (int64_t)session__s.cfg->session_ttl * 1000; }
-static int64_t max_age_ms(void) { return (int64_t)session__s.cfg->session_max_age * 1000; }
+#define SESS_BUCKETS 4096
+
+static struct {
+	const struct sb_config *cfg;
+	struct store *st;
+	struct auth *auth;
+	struct sess *buckets[SESS_BUCKETS];
+	struct sess *touched;        /* sessions written in the open batch */
+	struct sess *graveyard;      /* ended sessions, freed after the flush */
+} S;
+
+static int64_t ttl_ms(void) { return (int64_t)S.cfg->session_ttl * 1000; }
+static int64_t max_age_ms(void) { return (int64_t)S.cfg->session_max_age * 1000; }
 
 static struct sess *sess_get(const char *sid);
+static void settle_cb(int rc);
+static void reap_cb(void);
 
 static void load_one(const char *sid, void *ctx)
 {
@@ -34,15 +72,16 @@ static void load_one(const char *sid, void *ctx)
 }
 
 int session_init(const struct sb_config *cfg, struct store *st, struct auth *auth,
-		 session_schedule_fn schedule)
+		 batch_schedule_fn schedule)
 {
+	static const struct batch_hooks hooks = { settle_cb, reap_cb };
 	int64_t n = 0;
 
-	memset(&session__s, 0, sizeof(session__s));
-	session__s.cfg = cfg;
-	session__s.st = st;
-	session__s.auth = auth;
-	session__s.schedule = schedule;
+	memset(&S, 0, sizeof(S));
+	S.cfg = cfg;
+	S.st = st;
+	S.auth = auth;
+	batch_init(st, schedule, &hooks);
 	if (store_sessions_each(st, load_one, NULL))
 		return SB_EIO;
 	if (!store_session_count(st, &n))
@@ -52,12 +91,13 @@ int session_init(const struct sb_config *cfg, struct store *st, struct auth *aut
 
 void session_shutdown(void)
 {
-	session__batch_free();
+	batch_shutdown();
+	reap_cb();
 	for (int i = 0; i < SESS_BUCKETS; i++) {
-		while (session__s.buckets[i]) {
-			struct sess *s = session__s.buckets[i];
+		while (S.buckets[i]) {
+			struct sess *s = S.buckets[i];
 
-			session__s.buckets[i] = s->hnext;
+			S.buckets[i] = s->hnext;
 			free(s);
 		}
 	}
@@ -76,7 +116,7 @@ static unsigned bucket_of(const char *sid)
 
 static struct sess *lookup(const char *sid)
 {
-	for (struct sess *s = session__s.buckets[bucket_of(sid)]; s; s = s->hnext)
+	for (struct sess *s = S.buckets[bucket_of(sid)]; s; s = s->hnext)
 		if (!strcmp(s->id, sid))
 			return s;
 	return NULL;
@@ -86,13 +126,13 @@ static void insert(struct sess *s)
 {
 	unsigned b = bucket_of(s->id);
 
-	s->hnext = session__s.buckets[b];
-	session__s.buckets[b] = s;
+	s->hnext = S.buckets[b];
+	S.buckets[b] = s;
 }
 
 static void unlink_from_registry(struct sess *s)
 {
-	struct sess **pp = &session__s.buckets[bucket_of(s->id)];
+	struct sess **pp = &S.buckets[bucket_of(s->id)];
 
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
@@ -137,40 +177,98 @@ static struct sess *sess_get(const char *sid)
 
 	if (s)
 		return s;
-	if (store_session_get(session__s.st, sid, &row))
+	if (store_session_get(S.st, sid, &row))
 		return NULL;
 	return sess_new(&row);
 }
 
-int session__reload(struct sess *s)
+static void unlink_all(struct sess *s, char *msg, int code, const char *reason);
+static void fail_waiters(struct sess *s, int rc);
+
+/* Takes s out of the registry; its record is freed after the flush (deferred
+ * actions may still hold it). */
+static void bury(struct sess *s)
+{
+	unlink_from_registry(s);
+	s->dead = true;
+	s->hnext = S.graveyard;
+	S.graveyard = s;
+}
+
+/* After a failed commit: the heads go back to what the database holds. */
+static void sess_reload(struct sess *s)
 {
 	struct store_session row;
 
-	if (store_session_get(session__s.st, s->id, &row)) {
+	if (store_session_get(S.st, s->id, &row)) {
 		/* created in the failed batch: it never existed */
-		session__unlink_all(s, NULL, 1011, "session could not be stored");
-		session__fail_waiters(s, SB_EIO);
-		unlink_from_registry(s);
-		s->dead = true;
-		s->hnext = session__s.graveyard;
-		session__s.graveyard = s;
-		return SB_ENOTFOUND;
+		unlink_all(s, NULL, 1011, "session could not be stored");
+		fail_waiters(s, SB_EIO);
+		bury(s);
+		return;
 	}
 	s->last_seq = s->committed_seq = row.last_seq;
 	s->delivered_seq = row.delivered_seq;
 	s->ending = false;       /* its DELETE, if any, was rolled back */
-	return 0;
 }
 
 const char *session_id(const struct sess *s) { return s->id; }
 int64_t session_committed_seq(const struct sess *s) { return s->committed_seq; }
+int64_t session_delivered_seq(const struct sess *s) { return s->delivered_seq; }
+bool session_live(const struct sess *s) { return !s->dead; }
 
-bool session__scanner_connected(const struct sess *s, const char *scanner_id)
+/* ---- the batch: sessions written in it follow its commit ---- */
+
+/* Joins the open batch (batch_try/batch_begin), marking s (if any) written:
+ * its heads settle when the batch commits or fails. */
+static int sess_join(struct sess *s, int rc)
 {
-	for (const struct peer *p = s->peers; p; p = p->next)
-		if (p->role == SB_ROLE_SCANNER && !p->closing && !strcmp(p->scanner, scanner_id))
-			return true;
-	return false;
+	if (rc)
+		return rc;
+	if (s && !s->touched) {
+		s->touched = true;
+		s->touched_next = S.touched;
+		S.touched = s;
+	}
+	return 0;
+}
+
+static int sess_begin(struct sess *s) { return sess_join(s, batch_begin()); }
+static int sess_try(struct sess *s) { return sess_join(s, batch_try()); }
+
+static void wake_waiters(struct sess *s);
+
+/* batch hook, after the COMMIT: wake long-polls of sessions that got scans;
+ * on failure put the in-memory heads back to what the database holds. */
+static void settle_cb(int rc)
+{
+	struct sess *s = S.touched, *next;
+
+	S.touched = NULL;
+	for (; s; s = next) {
+		next = s->touched_next;
+		s->touched = false;
+		s->touched_next = NULL;
+		if (s->dead)
+			continue;
+		if (rc) {
+			sess_reload(s);
+		} else {
+			s->committed_seq = s->last_seq;
+			wake_waiters(s);
+		}
+	}
+}
+
+/* batch hook, last: ended sessions' records go. */
+static void reap_cb(void)
+{
+	while (S.graveyard) {
+		struct sess *s = S.graveyard;
+
+		S.graveyard = s->hnext;
+		free(s);
+	}
 }
 
 /* ---- expiry ---- */
@@ -190,7 +288,7 @@ static bool sess_expired(const struct sess *s)
 	return ms_left(s) <= 0;
 }
 
-int64_t session__expires_at(const struct sess *s)
+int64_t session_expires_at(const struct sess *s)
 {
 	return clock_wall_ms() + ms_left(s);
 }
@@ -208,7 +306,7 @@ void session_touch(struct sess *s)
 	s->last_activity = clock_wall_ms();
 	if (mono - s->persisted_mono < every)
 		return;
-	if (!session__batch_try(s) && !store_session_touch(session__s.st, s->id, s->last_activity))
+	if (!sess_try(s) && !store_session_touch(S.st, s->id, s->last_activity))
 		s->persisted_mono = mono;
 }
 
@@ -218,12 +316,9 @@ static void sess_forget(struct sess *s, enum store_end_reason why)
 	bool expired = why == STORE_ENDED_EXPIRED;
 	char *msg = expired ? sb_msg_session_expired() : sb_msg_session_ended("deleted");
 
-	session__unlink_all(s, msg, 4004, expired ? "session expired" : "session ended");
-	session__fail_waiters(s, expired ? SB_EEXPIRED : SB_EGONE);
-	unlink_from_registry(s);
-	s->dead = true;
-	s->hnext = session__s.graveyard;
-	session__s.graveyard = s;
+	unlink_all(s, msg, 4004, expired ? "session expired" : "session ended");
+	fail_waiters(s, expired ? SB_EEXPIRED : SB_EGONE);
+	bury(s);
 	metrics_gauge_add(MG_SESSIONS_ACTIVE, -1);
 	metrics_inc(expired ? MC_SESSIONS_EXPIRED : MC_SESSIONS_DELETED);
 	log_info(expired ? "session expired" : "session ended", "sid=%s", s->id);
@@ -233,34 +328,69 @@ static void sess_forget(struct sess *s, enum store_end_reason why)
  * behind (write failed) is loaded again, found expired and ended again. */
 static void sess_kill(struct sess *s, enum store_end_reason why)
 {
-	if (!session__batch_try(s))
-		store_session_end(session__s.st, s->id, why, clock_wall_ms(), max_age_ms());
+	if (!sess_try(s))
+		store_session_end(S.st, s->id, why, clock_wall_ms(), max_age_ms());
 	sess_forget(s, why);
 }
 
-void session__ended(struct sess *s)
+/* ---- what waits for the commit: the session's own deferred actions ---- */
+
+enum sess_act { SACT_NOTIFY, SACT_END };
+
+struct sess_action {
+	struct batch_action ba;
+	enum sess_act kind;
+	struct sess *sess;          /* NULL: cancelled */
+	char *msg;                  /* NOTIFY: the message for the desktops */
+};
+
+static void send_to_desktops(struct sess *s, const char *msg);
+
+static void sess_action_cb(struct batch_action *ba, int rc)
 {
-	sess_forget(s, STORE_ENDED_DELETED);
+	struct sess_action *a = (struct sess_action *)ba;
+
+	if (!rc && a->sess && !a->sess->dead) {
+		if (a->kind == SACT_NOTIFY)
+			send_to_desktops(a->sess, a->msg);
+		else
+			sess_forget(a->sess, STORE_ENDED_DELETED); /* its DELETE committed */
+	}
+	free(a->msg);
+	free(a);
+}
+
+static struct sess_action *sess_defer(enum sess_act kind, struct sess *s)
+{
+	struct sess_action *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->ba.run = sess_action_cb;
+	a->kind = kind;
+	a->sess = s;
+	batch_defer(&a->ba);
+	return a;
 }
 
 /* DELETE: the client's 204 means it is gone, so nothing happens before the
- * row's removal commits (session__ended then); a write or commit that fails
+ * row's removal commits (sess_forget then); a write or commit that fails
  * leaves the session, its tokens and its sockets as they were. */
 int session_end(struct sess *s)
 {
-	struct action *a;
+	struct sess_action *a;
 	int rc;
 
 	if (s->ending)
 		return 0;            /* a DELETE of it is already in this batch */
-	if ((rc = session__batch_begin(s)))
+	if ((rc = sess_begin(s)))
 		return rc;
-	if (!(a = session__end_after_commit(s)))
+	if (!(a = sess_defer(SACT_END, s)))
 		return SB_ENOMEM;
-	rc = store_session_end(session__s.st, s->id, STORE_ENDED_DELETED, clock_wall_ms(),
+	rc = store_session_end(S.st, s->id, STORE_ENDED_DELETED, clock_wall_ms(),
 			       max_age_ms());
 	if (rc) {
-		session__action_cancel(a);
+		a->sess = NULL;      /* the write it stood for failed: forget it */
 		return rc;
 	}
 	s->ending = true;
@@ -272,24 +402,19 @@ struct sid_list { char (*ids)[SB_ID_MAX]; size_t n, cap; };
 static void sid_list_add(const char *sid, void *arg)
 {
 	struct sid_list *l = arg;
+	void *p = grow_reserve(l->ids, &l->cap, l->n + 1, sizeof(*l->ids), 64);
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		void *p = realloc(l->ids, cap * sizeof(*l->ids));
-
-		if (!p)
-			return;
-		l->ids = p;
-		l->cap = cap;
-	}
+	if (!p)
+		return;
+	l->ids = p;
 	snprintf(l->ids[l->n++], SB_ID_MAX, "%s", sid);
 }
 
 static void persist_activity(struct sess *s)
 {
-	if (s->active_mono <= s->persisted_mono || session__batch_try(s))
+	if (s->active_mono <= s->persisted_mono || sess_try(s))
 		return;
-	if (!store_session_touch(session__s.st, s->id, s->last_activity))
+	if (!store_session_touch(S.st, s->id, s->last_activity))
 		s->persisted_mono = s->active_mono;
 }
 
@@ -300,7 +425,7 @@ static void expire_sessions(void)
 	struct sid_list l = { 0 };
 
 	for (int i = 0; i < SESS_BUCKETS; i++) {
-		for (struct sess *s = session__s.buckets[i]; s; s = s->hnext) {
+		for (struct sess *s = S.buckets[i]; s; s = s->hnext) {
 			if (sess_expired(s))
 				sid_list_add(s->id, &l);
 			else
@@ -323,7 +448,7 @@ static void purge_pair_codes(int64_t now)
 {
 	int64_t n = 0;
 
-	if (!session__batch_try(NULL) && !store_pair_codes_purge(session__s.st, now, &n) && n)
+	if (!batch_try() && !store_pair_codes_purge(S.st, now, &n) && n)
 		log_debug("purged pair codes", "n=%lld", (long long)n);
 }
 
@@ -333,8 +458,8 @@ void session_cleanup(void)
 	int64_t purged = 0;
 
 	expire_sessions();
-	if (!session__batch_try(NULL))
-		store_purge(session__s.st, now - (int64_t)session__s.cfg->scan_retention * 1000,
+	if (!batch_try())
+		store_purge(S.st, now - (int64_t)S.cfg->scan_retention * 1000,
 			    now, &purged);
 	if (purged)
 		log_debug("purged delivered scans", "n=%lld", (long long)purged);
@@ -344,9 +469,9 @@ void session_cleanup(void)
 void session_close_all(int code, const char *reason)
 {
 	for (int i = 0; i < SESS_BUCKETS; i++) {
-		for (struct sess *s = session__s.buckets[i]; s; s = s->hnext) {
-			session__unlink_all(s, NULL, code, reason);
-			session__fail_waiters(s, SB_EIO);
+		for (struct sess *s = S.buckets[i]; s; s = s->hnext) {
+			unlink_all(s, NULL, code, reason);
+			fail_waiters(s, SB_EIO);
 		}
 	}
 }
@@ -362,12 +487,12 @@ static int issue_token(const char *sid, enum sb_role role, const char *sub,
 	snprintf(c.sub, sizeof(c.sub), "%s", sub);
 	c.iat = clock_wall_ms() / 1000;
 	c.exp = (created_ms + max_age_ms()) / 1000;
-	return auth_issue(session__s.auth, &c, token);
+	return auth_issue(S.auth, &c, token);
 }
 
 static int gone_reason(const char *sid)
 {
-	int why = store_session_end_reason(session__s.st, sid);
+	int why = store_session_end_reason(S.st, sid);
 
 	if (why == STORE_ENDED_EXPIRED)
 		return SB_EEXPIRED;
@@ -380,7 +505,7 @@ static int check_scanner(struct sess *s, const char *scanner_id)
 {
 	struct store_scanner sc;
 
-	if (store_scanner_get(session__s.st, s->id, scanner_id, &sc))
+	if (store_scanner_get(S.st, s->id, scanner_id, &sc))
 		return SB_EAUTH;
 	return sc.kicked ? SB_EKICKED : 0;
 }
@@ -393,7 +518,7 @@ int session_authorize(const char *token, const char *sid, enum sb_role role,
 
 	if (!token || !*token)
 		return SB_EAUTH;
-	rc = auth_verify(session__s.auth, token, clock_wall_ms() / 1000, c);
+	rc = auth_verify(S.auth, token, clock_wall_ms() / 1000, c);
 	if (rc)
 		return rc == SB_EEXPIRED ? SB_EEXPIRED : SB_EAUTH;
 	if (!(s = sess_get(c->sid)))
@@ -420,16 +545,16 @@ int session_authorize(const char *token, const char *sid, enum sb_role role,
 static int add_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at)
 {
 	int64_t now = clock_wall_ms();
-	int64_t exp = now + (int64_t)session__s.cfg->pair_code_ttl * 1000;
+	int64_t exp = now + (int64_t)S.cfg->pair_code_ttl * 1000;
 	int rc;
 
 	if ((rc = rand_id(code, SB_ID_MAX, PAIR_CODE_BYTES)) ||
-	    (rc = session__batch_begin(s)) ||
-	    (rc = store_pair_codes_retire(session__s.st, s->id, now,
-					  session__s.cfg->max_pair_codes - 1)) ||
-	    (rc = store_pair_code_add(session__s.st, code, s->id, exp)))
+	    (rc = sess_begin(s)) ||
+	    (rc = store_pair_codes_retire(S.st, s->id, now,
+					  S.cfg->max_pair_codes - 1)) ||
+	    (rc = store_pair_code_add(S.st, code, s->id, exp)))
 		return rc;
-	snprintf(url, 512, "%s/p#%s", session__s.cfg->public_url, code);
+	snprintf(url, 512, "%s/p#%s", S.cfg->public_url, code);
 	*expires_at = exp;
 	return 0;
 }
@@ -441,7 +566,7 @@ static int add_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], in
 int session_new_pair_code(struct sess *s, char code[SB_ID_MAX], char url[512], int64_t *expires_at,
 			  int *retry_after_s)
 {
-	if (window_hit(&s->pair_codes, session__s.cfg->pair_codes_per_session_per_min,
+	if (window_hit(&s->pair_codes, S.cfg->pair_codes_per_session_per_min,
 		       clock_mono_ms(), retry_after_s))
 		return SB_ELIMIT;
 	return add_pair_code(s, code, url, expires_at);
@@ -451,10 +576,10 @@ int session_current_pair_url(struct sess *s, char url[512])
 {
 	struct store_session row;
 
-	if (store_session_get(session__s.st, s->id, &row) || !row.last_pair_code[0] ||
-	    store_pair_code_valid(session__s.st, row.last_pair_code, clock_wall_ms()))
+	if (store_session_get(S.st, s->id, &row) || !row.last_pair_code[0] ||
+	    store_pair_code_valid(S.st, row.last_pair_code, clock_wall_ms()))
 		return SB_ENOTFOUND;
-	snprintf(url, 512, "%s/p#%s", session__s.cfg->public_url, row.last_pair_code);
+	snprintf(url, 512, "%s/p#%s", S.cfg->public_url, row.last_pair_code);
 	return 0;
 }
 
@@ -462,9 +587,9 @@ static int at_session_cap(void)
 {
 	int64_t n = 0;
 
-	if (store_session_count(session__s.st, &n))
+	if (store_session_count(S.st, &n))
 		return SB_EIO;
-	return n >= session__s.cfg->max_sessions ? SB_ELIMIT : 0;
+	return n >= S.cfg->max_sessions ? SB_ELIMIT : 0;
 }
 
 int session_open(struct session_opened *out)
@@ -475,19 +600,19 @@ int session_open(struct session_opened *out)
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = at_session_cap()) || (rc = rand_id(row.id, sizeof(row.id), SESSION_ID_BYTES)) ||
-	    (rc = session__batch_begin(NULL)))
+	    (rc = batch_begin()))
 		return rc;
 	row.created_at = row.last_activity = clock_wall_ms();
-	if ((rc = store_session_create(session__s.st, row.id, row.created_at)))
+	if ((rc = store_session_create(S.st, row.id, row.created_at)))
 		return rc;
 	if (!(s = sess_new(&row)))
 		return SB_ENOMEM;
-	session__batch_begin(s); /* mark touched: a failed commit forgets it */
+	sess_begin(s); /* mark touched: a failed commit forgets it */
 	if ((rc = add_pair_code(s, out->pair_code, out->pair_url, &out->expires_at)) ||
 	    (rc = issue_token(s->id, SB_ROLE_DESKTOP, "desktop", s->created_at, &out->desktop_token)))
 		return rc;
 	snprintf(out->sid, sizeof(out->sid), "%s", s->id);
-	out->expires_at = session__expires_at(s);
+	out->expires_at = session_expires_at(s);
 	metrics_inc(MC_SESSIONS_CREATED);
 	metrics_gauge_add(MG_SESSIONS_ACTIVE, 1);
 	log_info("session created", "sid=%s", s->id);
@@ -498,9 +623,9 @@ static int scanner_room(struct sess *s)
 {
 	int n = 0;
 
-	if (store_scanner_count(session__s.st, s->id, &n))
+	if (store_scanner_count(S.st, s->id, &n))
 		return SB_EIO;
-	return n >= session__s.cfg->max_scanners ? SB_ELIMIT : 0;
+	return n >= S.cfg->max_scanners ? SB_ELIMIT : 0;
 }
 
 int session_pair(const char *pair_code, const char *name, struct session_paired *out)
@@ -510,20 +635,20 @@ int session_pair(const char *pair_code, const char *name, struct session_paired 
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_pair_code_peek(session__s.st, pair_code, clock_wall_ms(), sid)))
+	if ((rc = store_pair_code_peek(S.st, pair_code, clock_wall_ms(), sid)))
 		return rc;
 	if (!(s = sess_get(sid)) || sess_expired(s))
 		return SB_ENOTFOUND;
-	if ((rc = scanner_room(s)) || (rc = session__batch_begin(s)) ||
-	    (rc = store_pair_code_take(session__s.st, pair_code, clock_wall_ms(), sid)) ||
+	if ((rc = scanner_room(s)) || (rc = sess_begin(s)) ||
+	    (rc = store_pair_code_take(S.st, pair_code, clock_wall_ms(), sid)) ||
 	    (rc = rand_id(out->scanner, sizeof(out->scanner), SCANNER_ID_BYTES)) ||
-	    (rc = store_scanner_add(session__s.st, s->id, out->scanner, name, clock_wall_ms())) ||
+	    (rc = store_scanner_add(S.st, s->id, out->scanner, name, clock_wall_ms())) ||
 	    (rc = issue_token(s->id, SB_ROLE_SCANNER, out->scanner, s->created_at, &out->scanner_token)))
 		return rc;
 	snprintf(out->sid, sizeof(out->sid), "%s", s->id);
 	session_touch(s);
-	out->expires_at = session__expires_at(s);
-	session__notify_desktops(s, sb_msg_scanner_joined(out->scanner, name), true);
+	out->expires_at = session_expires_at(s);
+	session_notify_desktops(s, sb_msg_scanner_joined(out->scanner, name), true);
 	metrics_inc(MC_SCANNERS_PAIRED);
 	log_info("scanner paired", "sid=%s scanner=%s", s->id, out->scanner);
 	return 0;
@@ -535,7 +660,7 @@ int session_info(struct sess *s, struct session_info *out)
 {
 	out->last_seq = s->committed_seq;
 	out->delivered_seq = s->delivered_seq;
-	out->expires_at = session__expires_at(s);
+	out->expires_at = session_expires_at(s);
 	return 0;
 }
 
@@ -543,18 +668,281 @@ int session_scans_list(struct sess *s, int64_t after, int limit,
 		       void (*fn)(const struct sb_scan *, void *), void *ctx, int64_t *last_seq)
 {
 	*last_seq = s->committed_seq;
-	return store_scans_after(session__s.st, s->id, after, s->committed_seq, limit, fn, ctx);
+	return store_scans_after(S.st, s->id, after, s->committed_seq, limit, fn, ctx);
 }
 
 int session_scan_status(struct sess *s, const char *id, int64_t *seq, bool *delivered)
 {
 	struct sb_scan scan;
-	int rc = store_scan_find(session__s.st, s->id, id, &scan, NULL, delivered);
+	int rc = store_scan_find(S.st, s->id, id, &scan, NULL, delivered);
 
 	if (rc)
 		return rc;
 	if (scan.seq > s->committed_seq)
 		return SB_ENOTFOUND; /* stored in the open batch: not yet acknowledged */
 	*seq = scan.seq;
+	return 0;
+}
+
+/* ---- writes the relay asks for ---- */
+
+/* A resend is the rare case: try the INSERT first (the UNIQUE(session, client
+ * id) index is the check) and look the original up only when it collides. */
+static int scan_duplicate(struct sess *s, const struct sb_scan *scan, int64_t *seq,
+			  bool *duplicate)
+{
+	struct sb_scan found;
+	int rc = store_scan_find(S.st, s->id, scan->id, &found, NULL, NULL);
+
+	if (rc)
+		return rc == SB_ENOTFOUND ? SB_EIO : rc;
+	*seq = found.seq;
+	*duplicate = true;
+	metrics_inc(MC_SCANS_DUPLICATE);
+	return 0;
+}
+
+int session_scan_put(struct sess *s, const char *scanner, struct sb_scan *scan,
+		     int64_t *seq, bool *duplicate)
+{
+	int rc;
+
+	if ((rc = sess_begin(s)))
+		return rc;
+	scan->seq = s->last_seq + 1;
+	scan->received_at = clock_wall_ms();
+	snprintf(scan->scanner, sizeof(scan->scanner), "%s", scanner);
+	rc = store_scan_insert(S.st, s->id, scan);
+	if (rc == SB_EEXIST)
+		return scan_duplicate(s, scan, seq, duplicate);
+	if (rc)
+		return rc;
+	s->last_seq = scan->seq;
+	*seq = scan->seq;
+	*duplicate = false;
+	return 0;
+}
+
+int session_deliver(struct sess *s, int64_t seq)
+{
+	int rc;
+
+	if ((rc = sess_begin(s)) ||
+	    (rc = store_session_deliver(S.st, s->id, seq, clock_wall_ms())))
+		return rc;
+	metrics_add(MC_DELIVERED, seq - s->delivered_seq);
+	s->delivered_seq = seq;
+	return 0;
+}
+
+/* ---- long-poll waiters ---- */
+
+static void waiter_unlink(struct waiter **list, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (*list == w)
+		*list = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->queued = false;
+}
+
+void session_waiter_park(struct sess *s, struct waiter *w, int64_t after)
+{
+	w->sess = s;
+	w->after = after;
+	w->prev = NULL;
+	w->next = s->waiters;
+	if (s->waiters)
+		s->waiters->prev = w;
+	s->waiters = w;
+	w->queued = true;
+	metrics_gauge_add(MG_LONGPOLL_WAITERS, 1);
+}
+
+void session_waiter_cancel(struct waiter *w)
+{
+	if (!w->queued || !w->sess || w->sess->dead)
+		return;
+	waiter_unlink(&w->sess->waiters, w);
+	metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
+}
+
+static void wake_waiters(struct sess *s)
+{
+	struct waiter *w = s->waiters, *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		if (s->committed_seq > w->after) {
+			waiter_unlink(&s->waiters, w);
+			metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
+			w->done(w, 0);
+		}
+	}
+}
+
+static void fail_waiters(struct sess *s, int rc)
+{
+	while (s->waiters) {
+		struct waiter *w = s->waiters;
+
+		waiter_unlink(&s->waiters, w);
+		metrics_gauge_add(MG_LONGPOLL_WAITERS, -1);
+		w->done(w, rc);
+	}
+}
+
+/* ---- peers ---- */
+
+void session_peer_join(struct sess *s, struct peer *p, enum sb_role role, const char *scanner)
+{
+	p->role = role;
+	/* fits: checked by the caller (a "%s" snprintf would warn of truncation) */
+	strcpy(p->scanner, scanner);
+	p->sess = s;
+	p->prev = NULL;
+	p->next = s->peers;
+	if (s->peers)
+		s->peers->prev = p;
+	s->peers = p;
+}
+
+static void peer_unlink(struct peer *p)
+{
+	struct sess *s = p->sess;
+
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (s->peers == p)
+		s->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	p->sess = NULL;
+}
+
+struct peer *session_peers(const struct sess *s)
+{
+	return s->peers;
+}
+
+bool session_scanner_connected(const struct sess *s, const char *scanner_id)
+{
+	for (const struct peer *p = s->peers; p; p = p->next)
+		if (p->role == SB_ROLE_SCANNER && !p->closing && !strcmp(p->scanner, scanner_id))
+			return true;
+	return false;
+}
+
+void session_peer_close(struct peer *p, int code, const char *reason)
+{
+	p->closing = true;
+	p->ops->close(p, code, reason);
+}
+
+void session_peer_send(struct peer *p, char *msg)
+{
+	if (!msg)
+		return;
+	if (!p || p->closing) {
+		free(msg);
+		return;
+	}
+	metrics_inc(MC_WS_MESSAGES_OUT);
+	if (p->ops->send(p, msg) == SB_ELIMIT) {
+		metrics_inc(MC_SLOW_CONSUMER_CLOSES);
+		log_warn("slow consumer closed", "sid=%s role=%s",
+			 p->sess ? p->sess->id : "-", auth_role_name(p->role));
+		session_peer_close(p, 1008, "send queue overflow");
+	}
+}
+
+void session_peer_error(struct peer *p, enum sb_wire code, const char *message, const char *id)
+{
+	metrics_error(code);
+	session_peer_send(p, sb_msg_error(sb_wire_name(code), message, id));
+}
+
+static void send_to_desktops(struct sess *s, const char *msg)
+{
+	for (struct peer *p = s->peers; p; p = p->next)
+		if (p->role == SB_ROLE_DESKTOP)
+			session_peer_send(p, strdup(msg));
+}
+
+void session_notify_desktops(struct sess *s, char *msg, bool after_commit)
+{
+	struct sess_action *a;
+
+	if (!msg)
+		return;
+	if (after_commit && batch_in_txn() && (a = sess_defer(SACT_NOTIFY, s))) {
+		a->msg = msg;
+		return;
+	}
+	send_to_desktops(s, msg);
+	free(msg);
+}
+
+void session_peer_leave(struct peer *p)
+{
+	struct sess *s = p->sess;
+
+	if (!s)
+		return;
+	peer_unlink(p);
+	if (p->role == SB_ROLE_SCANNER && !s->dead && !session_scanner_connected(s, p->scanner))
+		session_notify_desktops(s, sb_msg_scanner_left(p->scanner, "disconnected"), false);
+}
+
+/* Sends msg (may be NULL; freed) to every peer of s, unlinks them and closes
+ * them with code/reason. */
+static void unlink_all(struct sess *s, char *msg, int code, const char *reason)
+{
+	while (s->peers) {
+		struct peer *p = s->peers;
+
+		session_peer_send(p, msg ? strdup(msg) : NULL);
+		peer_unlink(p);
+		if (!p->closing)
+			session_peer_close(p, code, reason);
+	}
+	free(msg);
+}
+
+/* Closes a scanner's sockets and takes them out of the session at once, so
+ * their later CLOSED callbacks do not announce a second scanner_left. */
+static void close_scanner_peers(struct sess *s, const char *scanner_id, int code,
+				const char *reason)
+{
+	struct peer *p = s->peers, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (p->role != SB_ROLE_SCANNER || strcmp(p->scanner, scanner_id))
+			continue;
+		if (!p->closing)
+			session_peer_close(p, code, reason);
+		peer_unlink(p);
+	}
+}
+
+int session_scanner_kick(struct sess *s, const char *scanner_id)
+{
+	struct store_scanner sc;
+	int rc;
+
+	if (store_scanner_get(S.st, s->id, scanner_id, &sc) || sc.kicked)
+		return SB_ENOTFOUND;
+	if ((rc = sess_begin(s)))
+		return rc;
+	if (store_scanner_kick(S.st, s->id, scanner_id))
+		return SB_EIO;
+	close_scanner_peers(s, scanner_id, 4003, "kicked");
+	session_notify_desktops(s, sb_msg_scanner_left(scanner_id, "kicked"), true);
+	log_info("scanner kicked", "sid=%s scanner=%s", s->id, scanner_id);
 	return 0;
 }

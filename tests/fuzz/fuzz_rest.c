@@ -13,8 +13,10 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "config.h"
 #include "fuzz.h"
+#include "relay.h"
 #include "rest.h"
 #include "sb_err.h"
 #include "session.h"
@@ -55,9 +57,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    auth_open(&au, dir, err, sizeof(err)))
 		abort();
 	session_init(&cfg, st, au, schedule);
+	relay_init(&cfg, st);
 	rest_init(&cfg, st);
-	if (session_open(&opened) || session_flush() ||
-	    session_pair(opened.pair_code, "fuzz", &paired) || session_flush())
+	if (session_open(&opened) || batch_flush() ||
+	    session_pair(opened.pair_code, "fuzz", &paired) || batch_flush())
 		abort();
 	return 0;
 }
@@ -128,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		session_waiter_cancel(&lp.w);
 		rest_poll_finish(&lp, 0, &rs);
 	}
-	if (session_flush() && rs.status < 400)
+	if (batch_flush() && rs.status < 400)
 		rs.status = 503; /* the daemon answers a failed commit 503 */
 	if (rs.status != 503 || rs.body)
 		check_answer(&rs);

@@ -3,7 +3,7 @@
 shell: here python's sqlite3 with BEGIN IMMEDIATE). The loop must never wait
 for it: /healthz and reads answer at once, writes wait off the loop and go
 through once the lock is back, or are answered 503 / `error` `unavailable`
-with nothing changed once the daemon's deadline (SESSION_LOCK_DEADLINE_MS,
+with nothing changed once the daemon's deadline (BATCH_LOCK_DEADLINE_MS,
 3 s) passes. Nothing is acknowledged before its COMMIT, a refused scan sent
 again is stored once, and a DELETE answers 204 only once it is stored.
 
@@ -19,7 +19,7 @@ import pytest
 from sbtest import (EAN13, SANITIZE, SLOW, V1, Background, Daemon, assert_error,
                     open_desktop, open_scanner, run, scan_msg)
 
-DEADLINE = 3.0      # the daemon's SESSION_LOCK_DEADLINE_MS
+DEADLINE = 3.0      # the daemon's BATCH_LOCK_DEADLINE_MS
 PROMPT = 0.5 * SLOW  # /healthz under a held lock
 
 

@@ -12,6 +12,8 @@
 #include "auth.h"
 #include "check.h"
 #include "clock.h"
+#include "batch.h"
+#include "relay.h"
 #include "sb_err.h"
 #include "session.h"
 #include "store.h"
@@ -78,13 +80,14 @@ static void setup(void)
 	CHECK_EQ_INT(store_open(&st, path, SB_DURABILITY_NORMAL, err, sizeof(err)), 0);
 	CHECK_EQ_INT(auth_open(&au, dir, err, sizeof(err)), 0);
 	session_init(&cfg, st, au, schedule);
+	relay_init(&cfg, st);
 }
 
 /* One expiry/purge pass, as the daemon's cleanup timer runs it, committed. */
 static void run_cleanup(void)
 {
 	session_cleanup();
-	session_flush();
+	batch_flush();
 }
 
 /* The daemon stops and starts again on the same database. */
@@ -116,7 +119,7 @@ static void fake_init(struct fake_peer *f)
 
 static void fake_free(struct fake_peer *f)
 {
-	session_peer_detach(&f->p);
+	relay_peer_detach(&f->p);
 	for (unsigned i = 0; i < f->n; i++)
 		free(f->msgs[i]);
 	f->n = f->read = 0;
@@ -150,7 +153,7 @@ static void hello(struct fake_peer *f, const char *token, int64_t last_seq)
 	cJSON *w;
 
 	snprintf(m.token, sizeof(m.token), "%s", token);
-	session_peer_message(&f->p, &m);
+	relay_peer_message(&f->p, &m);
 	w = next_msg(f);
 	CHECK_STR(type_of(w), "welcome");
 	cJSON_Delete(w);
@@ -163,14 +166,14 @@ static void send_scan(struct fake_peer *f, const char *id, const char *code)
 	snprintf(m.scan.id, sizeof(m.scan.id), "%s", id);
 	snprintf(m.scan.code, sizeof(m.scan.code), "%s", code);
 	m.scan.scanned_at = -1;
-	session_peer_message(&f->p, &m);
+	relay_peer_message(&f->p, &m);
 }
 
 static void send_ack(struct fake_peer *f, int64_t seq)
 {
 	struct sb_client_msg m = { .type = SB_MSG_ACK, .seq = seq };
 
-	session_peer_message(&f->p, &m);
+	relay_peer_message(&f->p, &m);
 }
 
 struct pair_of { struct session_opened o; struct session_paired p; };
@@ -179,7 +182,7 @@ static void open_and_pair(struct pair_of *s)
 {
 	CHECK_EQ_INT(session_open(&s->o), 0);
 	CHECK_EQ_INT(session_pair(s->o.pair_code, "Till", &s->p), 0);
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 }
 
 static void free_pair(struct pair_of *s)
@@ -207,7 +210,7 @@ static void test_ack_only_after_commit(void)
 	CHECK(next_msg(&sc) == NULL);  /* nothing before the commit */
 	CHECK(next_msg(&d) == NULL);
 	CHECK(flushes_requested > 0);
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	m = next_msg(&sc);
 	CHECK_STR(type_of(m), "ack");
 	CHECK_EQ_INT(num(m, "seq"), 1);
@@ -237,9 +240,9 @@ static void test_duplicate_keeps_seq_and_is_not_forwarded(void)
 	send_scan(&sc, "x", "1");
 	send_scan(&sc, "y", "2");
 	send_scan(&sc, "x", "1"); /* resent inside the same batch */
-	session_flush();
+	batch_flush();
 	send_scan(&sc, "y", "2"); /* and after the commit */
-	session_flush();
+	batch_flush();
 	int64_t want[][2] = { { 1, 0 }, { 2, 0 }, { 1, 1 }, { 2, 1 } };
 	for (int i = 0; i < 4; i++) {
 		m = next_msg(&sc);
@@ -278,24 +281,24 @@ static void test_cumulative_ack_sends_each_receipt_once(void)
 		snprintf(id, sizeof(id), "s%d", i);
 		send_scan(&sc, id, "code");
 		if (i % 100 == 99) {
-			session_flush();
+			batch_flush();
 			sc.read = sc.n;      /* the client reads its acks */
 		}
 	}
 	send_ack(&d, 600);
-	session_flush();
+	batch_flush();
 	/* receipts come a chunk at a time as the scanner's queue drains */
 	for (int round = 0; round < 20 && sc.read < sc.n; round++) {
 		while ((m = next_msg(&sc))) {
 			delivered += !strcmp(type_of(m), "delivered");
 			cJSON_Delete(m);
 		}
-		session_peer_writable(&sc.p);
+		relay_peer_writable(&sc.p);
 	}
 	CHECK_EQ_INT(delivered, 600);
 	CHECK_EQ_INT(sc.close_code, 0);
 	send_ack(&d, 600);           /* again: nothing new */
-	session_flush();
+	batch_flush();
 	CHECK(next_msg(&sc) == NULL);
 	fake_free(&d);
 	fake_free(&sc);
@@ -319,7 +322,7 @@ static void test_resume_replays_in_order_without_overflow(void)
 		snprintf(id, sizeof(id), "r%d", i);
 		send_scan(&sc, id, "code");
 		if (i % 100 == 99) {
-			session_flush();
+			batch_flush();
 			sc.read = sc.n;
 		}
 	}
@@ -331,7 +334,7 @@ static void test_resume_replays_in_order_without_overflow(void)
 				CHECK_EQ_INT(num(m, "seq"), expect++);
 			cJSON_Delete(m);
 		}
-		session_peer_writable(&d.p);
+		relay_peer_writable(&d.p);
 	}
 	CHECK_EQ_INT(expect, 1001);
 	CHECK_EQ_INT(d.close_code, 0);
@@ -353,7 +356,7 @@ static void stream(struct fake_peer *sc, int from, int to)
 		snprintf(id, sizeof(id), "b%d", i);
 		send_scan(sc, id, "code");
 		if (i % 100 == 99 || i == to - 1) {
-			session_flush();
+			batch_flush();
 			sc->read = sc->n;
 		}
 	}
@@ -381,7 +384,7 @@ static void test_desktop_not_reading_falls_behind_then_catches_up(void)
 				CHECK_EQ_INT(num(m, "seq"), expect++);
 			cJSON_Delete(m);
 		}
-		session_peer_writable(&d.p);
+		relay_peer_writable(&d.p);
 	}
 	CHECK_EQ_INT(expect, 1001);
 	stream(&sc, 1000, 2300);           /* now it stops reading for good */
@@ -427,7 +430,7 @@ static void test_failed_commit_acks_nothing_and_rewinds(void)
 	inject_commit_failure();
 	send_scan(&sc, "ok1", "1");
 	send_scan(&sc, "boom1", "2");
-	CHECK(session_flush() != 0);
+	CHECK(batch_flush() != 0);
 	for (int i = 0; i < 2; i++) {
 		m = next_msg(&sc);
 		CHECK_STR(type_of(m), "error");
@@ -438,7 +441,7 @@ static void test_failed_commit_acks_nothing_and_rewinds(void)
 	CHECK(next_msg(&d) == NULL);     /* nothing forwarded */
 	send_scan(&sc, "ok2", "3");
 	send_scan(&sc, "ok1", "1");       /* resent: it was never stored */
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	for (int i = 1; i <= 2; i++) {
 		m = next_msg(&sc);
 		CHECK_STR(type_of(m), "ack");
@@ -494,20 +497,20 @@ static void test_failed_ack_commit_tells_the_desktop(void)
 	hello(&sc, s.p.scanner_token, 0);
 	hello(&d, s.o.desktop_token, 0);
 	send_scan(&sc, "a1", "1");
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	cJSON_Delete(next_msg(&sc));
 	cJSON_Delete(next_msg(&d));
 	inject_commit_failure();
 	send_ack(&d, 1);
 	send_scan(&sc, "boom1", "2");    /* the batch's COMMIT fails */
-	CHECK(session_flush() != 0);
+	CHECK(batch_flush() != 0);
 	expect_error(&d, "unavailable", NULL);
 	expect_error(&sc, "unavailable", "boom1");
 	CHECK(next_msg(&sc) == NULL);    /* no delivered receipt */
 	session_info(sess_of(s.o.desktop_token), &si);
 	CHECK_EQ_INT(si.delivered_seq, 0);
 	send_ack(&d, 1);
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	m = next_msg(&sc);
 	CHECK_STR(type_of(m), "delivered");
 	cJSON_Delete(m);
@@ -538,12 +541,12 @@ static void test_delete_ends_only_after_commit(void)
 	send_scan(&sc, "boom1", "1");    /* the batch's COMMIT fails */
 	CHECK_EQ_INT(session_end(sess_of(s.o.desktop_token)), 0);
 	CHECK(next_msg(&d) == NULL && d.close_code == 0); /* nothing before the commit */
-	CHECK(session_flush() != 0);
+	CHECK(batch_flush() != 0);
 	expect_error(&sc, "unavailable", "boom1");
 	CHECK(next_msg(&d) == NULL && d.close_code == 0 && sc.close_code == 0);
 	CHECK_EQ_INT(session_authorize(s.p.scanner_token, NULL, SB_ROLE_SCANNER, &x, &c), 0);
 	CHECK_EQ_INT(session_end(sess_of(s.o.desktop_token)), 0);
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	m = next_msg(&d);
 	CHECK_STR(type_of(m), "session_ended");
 	cJSON_Delete(m);
@@ -601,7 +604,7 @@ static void test_write_lock_held_elsewhere(void)
 	cJSON *m;
 
 	setup();
-	session_set_timer(fake_timer);
+	batch_set_timer(fake_timer);
 	open_and_pair(&s);
 	fake_init(&d);
 	fake_init(&sc);
@@ -610,15 +613,15 @@ static void test_write_lock_held_elsewhere(void)
 	lk = hold_write_lock();
 	timer_ms = 0;
 	send_scan(&sc, "w1", "1");
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	CHECK(next_msg(&sc) == NULL);
-	CHECK_EQ_INT(timer_ms, SESSION_LOCK_RETRY_MS);
-	now_ms += SESSION_LOCK_DEADLINE_MS / 2;
-	session_lock_retry();            /* still held: not yet refused */
+	CHECK_EQ_INT(timer_ms, BATCH_LOCK_RETRY_MS);
+	now_ms += BATCH_LOCK_DEADLINE_MS / 2;
+	batch_lock_retry();            /* still held: not yet refused */
 	CHECK(next_msg(&sc) == NULL);
 	release_write_lock(lk);
-	session_lock_retry();
-	CHECK_EQ_INT(session_flush(), 0);
+	batch_lock_retry();
+	CHECK_EQ_INT(batch_flush(), 0);
 	expect_ack(&sc, 1);
 	m = next_msg(&d);
 	CHECK_EQ_INT(num(m, "seq"), 1);
@@ -631,21 +634,21 @@ static void test_write_lock_held_elsewhere(void)
 	hello(&sc2, s.p.scanner_token, 0);
 	send_scan(&sc2, "gone1", "3");
 	fake_free(&sc2);
-	now_ms += SESSION_LOCK_DEADLINE_MS;
-	session_lock_retry();
+	now_ms += BATCH_LOCK_DEADLINE_MS;
+	batch_lock_retry();
 	expect_error(&sc, "unavailable", "w2");
-	CHECK(session_store_failing());
+	CHECK(batch_store_failing());
 	release_write_lock(lk);
-	session_lock_retry();            /* writes work again */
-	CHECK_EQ_INT(session_flush(), 0);
-	CHECK(!session_store_failing());
+	batch_lock_retry();            /* writes work again */
+	CHECK_EQ_INT(batch_flush(), 0);
+	CHECK(!batch_store_failing());
 	send_scan(&sc, "w2", "2");
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	expect_ack(&sc, 2);
 	CHECK(next_msg(&sc) == NULL);
 	CHECK_EQ_INT(session_scan_status(sess_of(s.o.desktop_token), "gone1", &seq, &dlv),
 		     SB_ENOTFOUND);
-	session_set_timer(NULL);
+	batch_set_timer(NULL);
 	fake_free(&d);
 	fake_free(&sc);
 	free_pair(&s);
@@ -674,7 +677,7 @@ static void test_expiry_slides_and_caps(void)
 	/* a ping every 5 minutes keeps it alive, until the maximum age */
 	for (int i = 1; i <= 11; i++) {
 		now_ms = t0 + i * 300000;
-		session_peer_message(&d.p, &ping);
+		relay_peer_message(&d.p, &ping);
 		run_cleanup();
 		while ((m = next_msg(&d))) {
 			CHECK_STR(type_of(m), "pong");
@@ -795,13 +798,13 @@ static void test_roles_and_revocation(void)
 	hello(&d, s.o.desktop_token, 0);
 	hello(&sc, s.p.scanner_token, 0);
 	snprintf(kick.scanner, sizeof(kick.scanner), "%s", s.p.scanner);
-	session_peer_message(&d.p, &kick);
-	session_flush();
+	relay_peer_message(&d.p, &kick);
+	batch_flush();
 	CHECK_EQ_INT(sc.close_code, 4003);
 	CHECK_EQ_INT(session_authorize(s.p.scanner_token, NULL, SB_ROLE_SCANNER, &sp, &c), SB_EKICKED);
 	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
 	session_end(sp);
-	session_flush();
+	batch_flush();
 	CHECK_EQ_INT(d.close_code, 4004);
 	CHECK_EQ_INT(session_authorize(s.o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), SB_EGONE);
 	fake_free(&d);
@@ -824,14 +827,14 @@ static void test_scanner_cap(void)
 	setup();
 	cfg.max_scanners = 2;
 	CHECK_EQ_INT(session_open(&o), 0);
-	session_flush();
+	batch_flush();
 	CHECK_EQ_INT(session_authorize(o.desktop_token, NULL, SB_ROLE_DESKTOP, &sp, &c), 0);
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ_INT(session_new_pair_code(sp, code, url, &exp, NULL), 0);
-		session_flush();
+		batch_flush();
 		int rc = session_pair(code, "x", &p);
 		CHECK_EQ_INT(rc, i < 2 ? 0 : SB_ELIMIT);
-		session_flush();
+		batch_flush();
 		if (!rc)
 			free(p.scanner_token);
 	}
@@ -853,7 +856,7 @@ static void test_hello_refuses_overlong_scanner_id(void)
 
 	setup();
 	CHECK_EQ_INT(session_open(&o), 0);
-	CHECK_EQ_INT(session_flush(), 0);
+	CHECK_EQ_INT(batch_flush(), 0);
 	memset(c.sub, 'x', PEER_SCANNER_MAX);
 	c.sub[PEER_SCANNER_MAX] = '\0';
 	snprintf(c.sid, sizeof(c.sid), "%s", o.sid);
@@ -865,7 +868,7 @@ static void test_hello_refuses_overlong_scanner_id(void)
 	struct sb_client_msg m = { .type = SB_MSG_HELLO, .last_seq = -1 };
 
 	snprintf(m.token, sizeof(m.token), "%s", token);
-	session_peer_message(&f.p, &m);
+	relay_peer_message(&f.p, &m);
 	CHECK_EQ_INT(f.close_code, 4001);
 	CHECK(f.p.sess == NULL);
 	fake_free(&f);

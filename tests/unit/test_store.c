@@ -903,7 +903,7 @@ static struct store *open_with_sessions(void)
 }
 
 /* One batch per scan, as the relay commits at 1,000 scans/s, with the loop's
- * share of checkpointing done as session_checkpoint does it. */
+ * share of checkpointing done as batch_checkpoint does it. */
 static void commit_scans(struct store *st, int from, int to, bool loop_checkpoints)
 {
 	char id[32], sid[8];
