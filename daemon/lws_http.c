@@ -199,6 +199,10 @@ static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
 		       struct http_pss *cors);
 static void reset(struct http_pss *pss);
 
+/* A connection that has had its request: lws_set_opaque_user_data() (see
+ * LWS_CALLBACK_FILTER_HTTP_CONNECTION). */
+static char served_mark;
+
 /* Writes the answer as soon as it is ready, whole, in one write, rather than
  * from a WRITEABLE callback: the connection's input is paused while its
  * request is answered (pause_rx), and lws 4.1 serves no POLLOUT to a paused
@@ -408,9 +412,11 @@ static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
 	end = start + HEADERS_MAX - 1;
 	if (!put_common_headers(wsi, rs, close, &p, end) && !(cors && add_cors_headers(cors, &p, end)) &&
 	    !lws_finalize_http_header(wsi, &p, end)) {
-		if (rs->len)
+		/* HEAD: the headers of the answer GET would get, no body */
+		if (rs->len && !lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) {
 			memcpy(p, rs->body, rs->len);
-		p += rs->len;
+			p += rs->len;
+		}
 		rc = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 0;
 	}
 	free(buf);
@@ -526,14 +532,17 @@ static int on_http(struct http_pss *pss, struct lws *wsi)
 	memset(&pss->rq, 0, sizeof(pss->rq));
 	memset(&pss->commit_w, 0, sizeof(pss->commit_w));
 	pss->wsi = wsi;
+	if (len <= 0)
+		pause_rx(pss); /* before any answer: one that waits for a commit must
+				* not leave lws reading what follows meanwhile */
 	if (read_method_and_path(wsi, &pss->rq)) {
 		rest_error_status(&pss->rs, 414, SB_WIRE_INVALID_REQUEST, "the request line is too long");
 		return answer_early(pss);
 	}
-	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/"))
+	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/")) {
+		resume_rx(pss); /* lws serves the file and reads on as it likes */
 		return serve_phone_page(pss);
-	if (len <= 0)
-		pause_rx(pss);
+	}
 	if (cors_gate(pss))
 		return 0;
 	read_query(wsi, &pss->rq);
@@ -588,6 +597,26 @@ static int request_gate(struct lws *wsi)
 	return 0;
 }
 
+/* A page (an lws file mount) is about to be answered: it says so when its
+ * connection will close (after FILE_COMPLETION). A HEAD has no body, so lws
+ * never calls FILE_COMPLETION and keeps the connection, and then parses what a
+ * client pipelined behind it from the wrong offset (it answered a valid
+ * request with its own 403): its input stays paused, and lws's keep-alive
+ * timeout closes it. */
+static int page_headers(struct lws *wsi, struct lws_process_html_args *args)
+{
+	unsigned char *p = (unsigned char *)args->p, *end = p + args->max_len;
+
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					(const unsigned char *)"close", 5, &p, end))
+		return -1;
+	args->max_len -= (int)(p - (unsigned char *)args->p);
+	args->p = (char *)p;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
+		lws_rx_flow_control(wsi, 0);
+	return 0;
+}
+
 /* An upgrade request: refused here with a status the client can read (lws
  * 4.1 documents this callback, returning > 0, for a refusal answered by hand;
  * writing it at FILTER_PROTOCOL_CONNECTION, as before, is not a path lws
@@ -635,11 +664,18 @@ int lws_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return pss->closing ? -1 : 0;
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return -1; /* one request per connection, pages too (see pause_rx) */
+	case LWS_CALLBACK_ADD_HEADERS:
+		return page_headers(wsi, in);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi, in);
 	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
-		if (pss && pss->closing)
+		/* One request per connection, pages too. The mark lives in the
+		 * wsi's opaque pointer, not in pss: lws frees and remakes a
+		 * connection's pss when a transaction ends (a HEAD of a page
+		 * ends one without FILE_COMPLETION). */
+		if (lws_get_opaque_user_data(wsi) == &served_mark)
 			return 1; /* a request behind an answered one: not read */
+		lws_set_opaque_user_data(wsi, &served_mark);
 		return request_gate(wsi);
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

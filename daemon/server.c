@@ -274,6 +274,7 @@ static void set_mount(int i, const char *at, const char *origin, enum lws_mount_
 	m->origin = origin;
 	m->origin_protocol = (unsigned char)kind;
 	if (kind == LWSMPRO_FILE) {
+		m->protocol = "http"; /* pages too get LWS_CALLBACK_ADD_HEADERS (lws_http.c) */
 		m->def = "index.html";
 		m->extra_mimetypes = &mime_js;
 		m->cache_max_age = 0;
@@ -305,6 +306,9 @@ static int create_context(void)
 	info.vhost_name = "scanbridge";
 	info.server_string = "scanbridge";
 	info.timeout_secs = 10;
+	/* HTTP connections carry one request (lws_http.c); the one lws keeps
+	 * after a page's HEAD (input paused) is let go after a second */
+	info.keepalive_timeout = 1;
 	/* Held only while a request's headers are parsed, not per connection. */
 	info.max_http_header_data = (unsigned short)D.cfg->max_header_bytes;
 	info.retry_and_idle_policy = &idle_policy;
