@@ -15,7 +15,7 @@
 #include "http.h"
 #include "opts.h"
 #include "sim.h"
-#include "vec.h"
+#include "grow.h"
 
 struct item {
 	char id[40];
@@ -76,7 +76,7 @@ static enum sb_format detect(const char *code)
 
 static int add_item(struct scanner *s, const char *code, enum sb_format f)
 {
-	struct item *it = vec_reserve(s->items, &s->cap, s->n + 1, sizeof *it, 64);
+	struct item *it = grow_reserve(s->items, &s->cap, s->n + 1, sizeof *it, 64);
 
 	if (!it)
 		return -1;

@@ -11,7 +11,7 @@
 
 #include "sb_err.h"
 #include "sim.h"
-#include "vec.h"
+#include "grow.h"
 
 #define SUBPROTOCOL "scanbridge.v1"
 #define RX_MAX (64 * 1024)       /* reassembled message limit (server: 16 KiB) */
@@ -88,7 +88,7 @@ static int on_receive(struct sim_conn *c, struct lws *wsi, const void *in, size_
 
 	if (c->rx_len + len + 1 > RX_MAX)
 		return -1;
-	nb = vec_reserve(c->rx, &c->rx_cap, c->rx_len + len + 1, 1, 1024);
+	nb = grow_reserve(c->rx, &c->rx_cap, c->rx_len + len + 1, 1, 1024);
 	if (!nb)
 		return -1;
 	c->rx = nb;
@@ -192,7 +192,7 @@ static void enqueue(struct sim_conn *c)
 			l->w_tail -= l->w_head;
 			l->w_head = 0;
 		} else {
-			struct sim_conn **nw = vec_reserve(l->waiting, &l->w_cap, l->w_tail + 1,
+			struct sim_conn **nw = grow_reserve(l->waiting, &l->w_cap, l->w_tail + 1,
 							   sizeof *nw, 256);
 			if (!nw) {
 				fprintf(stderr, "scanbridge-sim: out of memory\n");
@@ -371,7 +371,7 @@ int sim_conn_init(struct sim_conn *c, struct sim_loop *l, enum sim_role role,
 	c->token = strdup(token);
 	if (!c->token)
 		return -1;
-	na = vec_reserve(l->all, &l->cap_all, l->n_all + 1, sizeof *na, 64);
+	na = grow_reserve(l->all, &l->cap_all, l->n_all + 1, sizeof *na, 64);
 	if (!na) {
 		free(c->token);
 		c->token = NULL;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "sim.h"
-#include "vec.h"
+#include "grow.h"
 
 #define OB_MIN 64
 
@@ -41,7 +41,7 @@ static int ob_push(struct fleet_scanner *s, int64_t idx)
 		s->ob_next -= s->ob_head;
 		s->ob_head = 0;
 	}
-	ob = vec_reserve(s->ob, &s->ob_cap, s->ob_tail + 1, sizeof *ob, OB_MIN);
+	ob = grow_reserve(s->ob, &s->ob_cap, s->ob_tail + 1, sizeof *ob, OB_MIN);
 	if (!ob)
 		return -1;
 	s->ob = ob;

@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "vec.h"
+#include "grow.h"
 
 int sim_url_parse(const char *s, struct sim_url *u, const char **rest)
 {
@@ -114,7 +114,7 @@ static int read_answer(int fd, char **out, size_t *out_len)
 
 	for (;;) {
 		ssize_t r;
-		char *nb = vec_reserve(buf, &cap, len + 4096 + 1, 1, 8192);
+		char *nb = grow_reserve(buf, &cap, len + 4096 + 1, 1, 8192);
 		if (!nb)
 			goto fail;
 		buf = nb;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vec.h"
+#include "grow.h"
 
 void stats_init(struct sim_stats *st)
 {
@@ -23,7 +23,7 @@ void stats_free(struct sim_stats *st)
 
 int64_t stats_add(struct sim_stats *st)
 {
-	struct sim_rec *r = vec_reserve(st->rec, &st->cap, st->n + 1, sizeof *r, 1024);
+	struct sim_rec *r = grow_reserve(st->rec, &st->cap, st->n + 1, sizeof *r, 1024);
 
 	if (!r)
 		return -1;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Growable arrays for scanbridge-sim (see vec.h). */
-#include "vec.h"
+/* Growable arrays for the daemon and the simulator (see grow.h). */
+#include "grow.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 
-void *vec_reserve(void *items, size_t *cap, size_t need, size_t size, size_t min_cap)
+void *grow_reserve(void *items, size_t *cap, size_t need, size_t size, size_t min_cap)
 {
 	size_t n = *cap ? *cap : (min_cap ? min_cap : 1);
 	void *p;

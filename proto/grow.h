@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Growable arrays for the daemon: the one place that picks a new capacity
- * (doubling), checks the size arithmetic for overflow and reallocs. The caller
- * keeps its own pointer, count and capacity. A leaf module: it needs nothing
- * else of the daemon (scanbridge-sim has its own copy of the idea, vec.c). */
+/* Growable arrays for the daemon and scanbridge-sim (both link proto/): the
+ * one place that picks a new capacity (doubling), checks the size arithmetic
+ * for overflow and reallocs. The caller keeps its own pointer, count and
+ * capacity. */
 #ifndef SB_GROW_H
 #define SB_GROW_H
 #include <stddef.h>

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for scanner-sim/vec.c, the growable-array helper every list and
- * buffer of the simulator grows through, and for its twin in the daemon,
- * daemon/grow.c (the daemon does not link the simulator): first capacity,
+/* Unit tests for proto/grow.c, the growable-array helper every list and
+ * buffer of the daemon and the simulator grows through: first capacity,
  * doubling, no move while there is room, and overflow refused with the array
- * left as it was. Each test runs on both. */
+ * left as it was. */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../scanner-sim/vec.h"
 #include "check.h"
 #include "grow.h"
 
@@ -55,13 +53,11 @@ static void overflow_refused(reserve_fn reserve)
 
 static void test_first_and_doubling(void)
 {
-	first_and_doubling(vec_reserve);
 	first_and_doubling(grow_reserve);
 }
 
 static void test_overflow_refused(void)
 {
-	overflow_refused(vec_reserve);
 	overflow_refused(grow_reserve);
 }
 
