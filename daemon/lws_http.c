@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libwebsockets.h>
 
@@ -107,10 +108,22 @@ static int serve_phone_page(struct http_pss *pss)
 		request_write(pss);
 		return 0;
 	}
-	n = lws_serve_http_file(pss->wsi, H_phone_page, "text/html", NULL, 0);
-	if (n < 0 || (n > 0 && lws_http_transaction_completed(pss->wsi)))
-		return -1;
-	return 0;
+	static const char close_header[] = "connection: close\x0d\x0a";
+	struct stat st;
+
+	/* A HEAD is answered here: lws_serve_http_file() would complete it
+	 * itself (freeing this pss) and keep the connection, then parse what a
+	 * client pipelined behind it from the wrong offset. */
+	if (pss->rq.method == HM_HEAD && !stat(H_phone_page, &st)) {
+		pss->rs.status = 200;
+		pss->rs.ctype = "text/html";
+		pss->rs.len = (size_t)st.st_size; /* no body is written for HEAD */
+		request_write(pss);
+		return 0;
+	}
+	n = lws_serve_http_file(pss->wsi, H_phone_page, "text/html", close_header,
+				(int)sizeof(close_header) - 1);
+	return n ? -1 : 0; /* > 0: done at once; the connection closes either way */
 }
 
 /* ---- reading the request ---- */

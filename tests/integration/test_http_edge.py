@@ -126,14 +126,17 @@ POST_SESSION = ("POST", f"{V1}/sessions", b"{}")
 GET_HEALTH = ("GET", "/healthz", b"")
 GET_PAGE = ("GET", "/", b"")
 GET_SCRIPT = ("GET", "/client/scanbridge.js", b"")
+HEAD_PHONE = ("HEAD", "/p", b"")
+HEAD_PAGE = ("HEAD", "/", b"")
 
 
 # ------------------------------------------------------------- pipelining
 @pytest.mark.parametrize("first,second", [
     (GET_HEALTH, GET_HEALTH), (POST_SESSION, POST_SESSION), (POST_SESSION, GET_HEALTH),
     (GET_HEALTH, POST_SESSION), (GET_PAGE, GET_HEALTH), (GET_HEALTH, GET_SCRIPT),
-    (GET_SCRIPT, POST_SESSION)],
-    ids=["get-get", "post-post", "post-get", "get-post", "page-get", "get-script", "script-post"])
+    (GET_SCRIPT, POST_SESSION), (HEAD_PHONE, GET_HEALTH), (HEAD_PAGE, GET_HEALTH)],
+    ids=["get-get", "post-post", "post-get", "get-post", "page-get", "get-script", "script-post",
+         "head-phone-get", "head-page-get"])
 def test_pipelined_requests_answer_the_first_and_close(daemon, first, second):
     data = req(daemon, *first[:2], first[2]) + req(daemon, *second[:2], second[2])
     raw, took = exchange(daemon.port, data)
