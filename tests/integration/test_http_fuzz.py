@@ -19,7 +19,7 @@ Deterministic: the seed is printed; every case i is generated from
 random.Random(f"{seed}-{i}") alone, so one case replays on its own.
 
 Environment:
-  SB_HTTP_FUZZ_SEED=N        the seed (default: a fresh one, printed)
+  SB_HTTP_FUZZ_SEED=N        the seed (default: a fresh one, printed; under CI=true a fixed one)
   SB_HTTP_FUZZ_ITERS=N       the number of cases (default 800: ~17 s, ~25 s under ASan)
   SB_HTTP_FUZZ_CASES=3,17    replay only these case numbers of the seed
   SB_HTTP_FUZZ_PAR=N         cases in flight at once (default 6)
@@ -90,9 +90,19 @@ STATUS_RE = re.compile(rb"HTTP/1\.([01]) ([1-5][0-9][0-9])(?: [\x20-\x7e]*)?\r\n
 TOKEN_RE = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
+# Under CI the cases are the same every run, so that a red run is a change of
+# ours and not the luck of the draw (this seed found the HEAD /p bug); a
+# developer's run draws a fresh seed and explores.
+CI_SEED = 201974636
+
+
 def _seed():
     s = os.environ.get("SB_HTTP_FUZZ_SEED")
-    return int(s) if s else random.SystemRandom().randrange(1, 2 ** 31)
+    if s:
+        return int(s)
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        return CI_SEED
+    return random.SystemRandom().randrange(1, 2 ** 31)
 
 
 # ------------------------------------------------------------------ the daemon's state
