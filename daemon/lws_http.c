@@ -208,8 +208,7 @@ static long long content_length(struct lws *wsi)
 
 /* ---- answering ---- */
 
-static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
-		       struct http_pss *cors);
+static int write_whole(struct lws *wsi, const struct rest_resp *rs, struct http_pss *cors);
 static void reset(struct http_pss *pss);
 
 /* A connection that has had its request: lws_set_opaque_user_data() (see
@@ -225,7 +224,7 @@ static char served_mark;
  * sending its body reads the answer instead of a reset). */
 static void request_write(struct http_pss *pss)
 {
-	write_whole(pss->wsi, &pss->rs, true, pss); /* a failed write closes all the same */
+	write_whole(pss->wsi, &pss->rs, pss); /* a failed write closes all the same */
 	reset(pss);
 	pss->closing = true;
 	resume_rx(pss); /* lws flushes and calls WRITEABLE only while reading */
@@ -383,9 +382,10 @@ static int add_cors_headers(struct http_pss *pss, unsigned char **p, unsigned ch
 	       add_header(pss, "access-control-max-age:", "600", p, end);
 }
 
-/* Status line and the headers every answer of ours has (lws adds the
- * security headers configured on the vhost). */
-static int put_common_headers(struct lws *wsi, const struct rest_resp *rs, bool close,
+/* Status line and the headers every answer of ours has, `connection: close`
+ * included (one request per connection: pause_rx); lws adds the security
+ * headers configured on the vhost. */
+static int put_common_headers(struct lws *wsi, const struct rest_resp *rs,
 			      unsigned char **p, unsigned char *end)
 {
 	char num[16];
@@ -395,8 +395,8 @@ static int put_common_headers(struct lws *wsi, const struct rest_resp *rs, bool 
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, p, end))
 		return -1;
-	if (close && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-						 (const unsigned char *)"close", 5, p, end))
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					(const unsigned char *)"close", 5, p, end))
 		return -1;
 	if (rs->retry_after > 0) {
 		int n = snprintf(num, sizeof(num), "%d", rs->retry_after);
@@ -413,8 +413,7 @@ static int put_common_headers(struct lws *wsi, const struct rest_resp *rs, bool 
 }
 
 /* Status line, headers and body in one write; cors: add its CORS headers. */
-static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
-		       struct http_pss *cors)
+static int write_whole(struct lws *wsi, const struct rest_resp *rs, struct http_pss *cors)
 {
 	unsigned char *buf = malloc(LWS_PRE + HEADERS_MAX + rs->len), *start, *p, *end;
 	int rc = -1;
@@ -423,7 +422,7 @@ static int write_whole(struct lws *wsi, const struct rest_resp *rs, bool close,
 		return -1;
 	start = p = buf + LWS_PRE;
 	end = start + HEADERS_MAX - 1;
-	if (!put_common_headers(wsi, rs, close, &p, end) && !(cors && add_cors_headers(cors, &p, end)) &&
+	if (!put_common_headers(wsi, rs, &p, end) && !(cors && add_cors_headers(cors, &p, end)) &&
 	    !lws_finalize_http_header(wsi, &p, end)) {
 		/* HEAD: the headers of the answer GET would get, no body */
 		if (rs->len && !lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) {
@@ -444,7 +443,7 @@ static void refuse_now(struct lws *wsi, int status, enum sb_wire code, const cha
 	struct rest_resp rs = { 0 };
 
 	rest_error_status(&rs, status, code, message);
-	write_whole(wsi, &rs, true, NULL);
+	write_whole(wsi, &rs, NULL);
 	rest_resp_clear(&rs);
 }
 
