@@ -24,7 +24,7 @@
 #define MAX_LINE 4096          /* longest config file line, in bytes */
 #define ENV_PREFIX "SCANBRIDGE_"
 
-enum opt_type { OPT_INT, OPT_LONG, OPT_STR, OPT_DURABILITY, OPT_LOG_LEVEL };
+enum opt_type { OPT_INT, OPT_LONG, OPT_STR, OPT_DURABILITY, OPT_LOG_LEVEL, OPT_TLS };
 
 struct option_def {
 	const char *key;        /* snake_case, as in the file and the struct */
@@ -56,9 +56,20 @@ static const struct option_def options[] = {
 	/* network */
 	O_STR(bind, "127.0.0.1", "ADDR", RESTART,
 	      "address to listen on: an IPv4 or IPv6 literal, 0.0.0.0 or :: for all"),
-	O_INT(port, 1, 65535, 8080, NULL, RESTART, "TCP port to listen on"),
+	O_INT(http_port, 1, 65535, 8080, NULL, RESTART,
+	      "plain HTTP port: the whole service when TLS is off; with TLS on, only redirects to HTTPS, /trust and /healthz (old name: port)"),
+	O_INT(https_port, 1, 65535, 8443, NULL, RESTART,
+	      "HTTPS and WSS port when TLS is on"),
+	O_ENUM(tls, OPT_TLS, "auto", "auto|on|off|files", RESTART,
+	       "HTTPS: auto = on when bind is not a loopback address; on = with the box's own CA (<data_dir>/tls); files = with tls_cert and tls_key"),
+	O_STR(tls_cert, "", "FILE", RESTART,
+	      "certificate chain (PEM) for tls = files"),
+	O_STR(tls_key, "", "FILE", RESTART,
+	      "private key (PEM) of tls_cert, for tls = files"),
+	O_STR(hostname, "", "NAME", RELOAD,
+	      "the box's name in its certificate, its CA and its links; empty = the system host name"),
 	O_STR(public_url, "", "URL", RELOAD,
-	      "base URL phones use to reach this server; empty = http://<bind>:<port>"),
+	      "base URL phones use to reach this server; empty = from bind, or the box's first LAN address when bind is 0.0.0.0 or ::, with https and https_port when TLS is on"),
 	/* storage */
 	O_STR(data_dir, "data", "DIR", RESTART,
 	      "directory for the database and the token secret, created 0700"),
@@ -159,13 +170,27 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return SB_ECONFIG;
 }
 
+const char *const sb_tls_mode_names[] = { "auto", "on", "off", "files", NULL };
+
 static const char *const *enum_names(enum opt_type t)
 {
+	if (t == OPT_TLS)
+		return sb_tls_mode_names;
 	return t == OPT_DURABILITY ? store_durability_names : log_level_names;
 }
 
+/* Old names that still work everywhere (file, environment, flag), so that
+ * configurations written for an earlier version keep their meaning. */
+static const struct { const char *old, *key; } aliases[] = {
+	{ "port", "http_port" },
+};
+#define N_ALIASES (sizeof aliases / sizeof aliases[0])
+
 static const struct option_def *find_option(const char *key)
 {
+	for (size_t i = 0; i < N_ALIASES; i++)
+		if (!strcmp(aliases[i].old, key))
+			key = aliases[i].key;
 	for (size_t i = 0; i < N_OPTIONS; i++)
 		if (!strcmp(options[i].key, key))
 			return &options[i];
@@ -255,6 +280,10 @@ static int set_option(struct sb_config *c, const struct option_def *o, const cha
 	case OPT_LOG_LEVEL:
 		if (!(rc = parse_enum(o, v, &e, where, err, errlen)))
 			*(enum sb_log_level *)(void *)field = (enum sb_log_level)e;
+		return rc;
+	case OPT_TLS:
+		if (!(rc = parse_enum(o, v, &e, where, err, errlen)))
+			*(enum sb_tls_mode *)(void *)field = (enum sb_tls_mode)e;
 		return rc;
 	}
 	return fail(err, errlen, "%s: internal error", where);
@@ -377,6 +406,12 @@ static int load_env(struct sb_config *c, char *err, size_t errlen)
 	const char *v;
 	int rc;
 
+	for (size_t i = 0; i < N_ALIASES; i++) {   /* the new name, below, wins */
+		key_to_env(name, sizeof name, aliases[i].old);
+		if ((v = getenv(name)) &&
+		    (rc = set_option(c, find_option(aliases[i].key), v, name, err, errlen)))
+			return rc;
+	}
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		key_to_env(name, sizeof name, options[i].key);
 		if ((v = getenv(name)) && (rc = set_option(c, &options[i], v, name, err, errlen)))
@@ -544,22 +579,72 @@ int config_parse(struct sb_config *c, int argc, char **argv, FILE *out,
 	return config_finish(c, err, errlen);
 }
 
+/* Whether bind is a loopback address (or localhost): such a daemon is only
+ * reached from the box itself, a secure context for browsers without TLS. */
+static bool bind_is_loopback(const char *bind)
+{
+	return !strncmp(bind, "127.", 4) || !strcmp(bind, "::1") || !strcmp(bind, "localhost");
+}
+
+bool config_bind_is_wildcard(const struct sb_config *c)
+{
+	return !strcmp(c->bind, "0.0.0.0") || !strcmp(c->bind, "::");
+}
+
+/* tls = auto|on|off|files -> whether the daemon serves HTTPS. */
+static int resolve_tls(struct sb_config *c, char *err, size_t errlen)
+{
+	if (c->tls == SB_TLS_FILES && (!c->tls_cert[0] || !c->tls_key[0]))
+		return fail(err, errlen, "tls = files needs both tls_cert and tls_key");
+	if (c->tls != SB_TLS_FILES && (c->tls_cert[0] || c->tls_key[0]))
+		return fail(err, errlen, "tls_cert and tls_key are used only with tls = files");
+	c->tls_active = c->tls == SB_TLS_ON || c->tls == SB_TLS_FILES ||
+			(c->tls == SB_TLS_AUTO && !bind_is_loopback(c->bind));
+	if (c->tls_active && c->http_port == c->https_port)
+		return fail(err, errlen, "http_port and https_port must differ when TLS is on");
+	return 0;
+}
+
+/* The base URL of pair links when public_url is not set: the bind address
+ * and the port phones use. A wildcard bind names no address a phone can
+ * reach: the server puts the box's first LAN address in (config_set_derived_host). */
+static int derive_public_url(struct sb_config *c, const char *host, char *err, size_t errlen)
+{
+	int len = snprintf(c->public_url, sizeof c->public_url,
+			   strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+			   c->tls_active ? "https" : "http", host,
+			   c->tls_active ? c->https_port : c->http_port);
+
+	c->public_url_derived = true;
+	if (len < 0 || (size_t)len >= sizeof c->public_url)
+		return fail(err, errlen, "public_url: derived from bind is too long");
+	return 0;
+}
+
+int config_set_derived_host(struct sb_config *c, const char *host)
+{
+	char err[64];
+
+	if (!c->public_url_derived)
+		return 0;
+	return derive_public_url(c, host, err, sizeof err);
+}
+
 int config_finish(struct sb_config *c, char *err, size_t errlen)
 {
 	char *url = c->public_url;
 	size_t n;
-	int len;
+	int rc;
 
 	if (!c->bind[0])
 		return fail(err, errlen, "bind: must not be empty");
 	if (!c->data_dir[0])
 		return fail(err, errlen, "data_dir: must not be empty");
-	if (!url[0]) {
-		len = snprintf(url, sizeof c->public_url, strchr(c->bind, ':') ?
-			       "http://[%s]:%d" : "http://%s:%d", c->bind, c->port);
-		if (len < 0 || (size_t)len >= sizeof c->public_url)
-			return fail(err, errlen, "public_url: derived from bind is too long");
-	}
+	if ((rc = resolve_tls(c, err, errlen)))
+		return rc;
+	c->public_url_derived = false;
+	if (!url[0] && (rc = derive_public_url(c, c->bind, err, errlen)))
+		return rc;
 	n = strlen(url);
 	while (n > 0 && url[n - 1] == '/')
 		url[--n] = '\0';
@@ -687,6 +772,14 @@ void config_print_help(FILE *out, const char *argv0)
 		fprintf(out, "  %-*s  %s (default %s%s%s%s%s)\n", width, flag, o->help,
 			o->def[0] ? "" : "\"", o->def, o->def[0] ? "" : "\"",
 			o->unit ? " " : "", o->unit ? o->unit : "");
+	}
+	fputs("\nOld names, still accepted as key, variable and flag:\n", out);
+	for (size_t i = 0; i < N_ALIASES; i++) {
+		char old[64], key[64];
+
+		key_to_flag(old, sizeof old, aliases[i].old);
+		key_to_flag(key, sizeof key, aliases[i].key);
+		fprintf(out, "  --%s = --%s\n", old, key);
 	}
 }
 

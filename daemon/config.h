@@ -15,11 +15,19 @@
 #define SB_DEFAULT_CONFIG_FILE "/etc/scanbridge/scanbridge.conf"
 
 
+enum sb_tls_mode { SB_TLS_AUTO, SB_TLS_ON, SB_TLS_OFF, SB_TLS_FILES };
+extern const char *const sb_tls_mode_names[];
+
 struct sb_config {
 	/* network */
 	char bind[128];                 /* bind = 127.0.0.1 */
-	int port;                       /* port = 8080 */
-	char public_url[256];           /* public_url = "" -> http://<bind>:<port> */
+	int http_port;                  /* http_port = 8080 (alias: port) */
+	int https_port;                 /* https_port = 8443 */
+	enum sb_tls_mode tls;           /* tls = auto|on|off|files */
+	char tls_cert[PATH_MAX];        /* tls = files: certificate chain */
+	char tls_key[PATH_MAX];         /* tls = files: its private key */
+	char hostname[256];             /* "" = gethostname() */
+	char public_url[256];           /* public_url = "" -> derived (config_finish) */
 	/* storage */
 	char data_dir[PATH_MAX];        /* data_dir = data */
 	enum sb_durability durability;  /* durability = normal|full */
@@ -63,6 +71,9 @@ struct sb_config {
 	int decode_max_side;            /* 1600 px: larger images are downscaled */
 	/* logging */
 	enum sb_log_level log_level;    /* info */
+	/* worked out by config_finish (not options) */
+	bool tls_active;                /* HTTPS served: tls on/files, or auto off loopback */
+	bool public_url_derived;        /* public_url was not set: made from bind */
 	/* where the file came from (not an option) */
 	char config_file[PATH_MAX];
 };
@@ -89,6 +100,13 @@ int config_reload(struct sb_config *c, int argc, char **argv, char *err, size_t 
 /* Cross-option checks and derived values (public_url default). Called by
  * config_parse; exposed for tests. */
 int config_finish(struct sb_config *c, char *err, size_t errlen);
+
+/* bind is 0.0.0.0 or ::, an address no phone can be sent to. */
+bool config_bind_is_wildcard(const struct sb_config *c);
+
+/* When public_url was derived (not configured), remakes it with host (an
+ * address or name phones reach) in place of bind's. Returns 0 or SB_ECONFIG. */
+int config_set_derived_host(struct sb_config *c, const char *host);
 
 /* Writers driven by the option table. */
 void config_print_help(FILE *out, const char *argv0);

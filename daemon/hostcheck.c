@@ -184,6 +184,13 @@ static void add_addr(struct box_names *b, const struct sockaddr *sa)
 	b->n_addr++;
 }
 
+static char configured_hostname[HOSTCHECK_NAME_MAX];
+
+void box_names_set_hostname(const char *name)
+{
+	snprintf(configured_hostname, sizeof(configured_hostname), "%s", name ? name : "");
+}
+
 int box_names_read(struct box_names *names)
 {
 	struct ifaddrs *ifs = NULL;
@@ -191,7 +198,11 @@ int box_names_read(struct box_names *names)
 	int rc = 0;
 
 	memset(names, 0, sizeof(*names));
-	if (gethostname(hn, sizeof(hn) - 1) || !host_name(hn, strlen(hn), names->hostname))
+	if (configured_hostname[0])
+		snprintf(hn, sizeof(hn), "%s", configured_hostname);
+	else if (gethostname(hn, sizeof(hn) - 1))
+		rc = SB_EIO;
+	if (!rc && !host_name(hn, strlen(hn), names->hostname))
 		rc = SB_EIO;
 	if (getifaddrs(&ifs))
 		return SB_EIO;
@@ -218,4 +229,31 @@ bool hostcheck_allowed(const char *host, const char *public_url, const char *all
 		return hostcheck_match(host, &names, public_url, allowed_hosts);
 	}
 	return true;
+}
+
+/* fe80::/10: valid only with an interface index a URL cannot carry well. */
+static bool is_link_local_v6(const unsigned char a[16])
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+static bool usable_lan_addr(const unsigned char a[16], bool want_v4)
+{
+	return netaddr_is_v4(a) == want_v4 && !is_loopback("", a) &&
+	       (want_v4 || !is_link_local_v6(a));
+}
+
+bool box_names_lan_addr(const struct box_names *names, char *out, size_t size)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < names->n_addr; i++) {
+			const unsigned char *a = names->addr[i];
+
+			if (!usable_lan_addr(a, pass == 0))
+				continue;
+			if (pass == 0)
+				return inet_ntop(AF_INET, a + 12, out, (socklen_t)size) != NULL;
+			return inet_ntop(AF_INET6, a, out, (socklen_t)size) != NULL;
+		}
+	return false;
 }

@@ -28,7 +28,15 @@ struct box_names {
 	int n_addr;
 };
 
-/* Fills names from gethostname(2) and getifaddrs(3). Returns 0 or SB_EIO
+/* The `hostname` option: used instead of gethostname(2) when not empty. */
+void box_names_set_hostname(const char *name);
+
+/* The address phones are best sent to: the first IPv4 address, then the
+ * first IPv6 one (not link-local), that is not loopback, as text into out.
+ * False when the box has none. */
+bool box_names_lan_addr(const struct box_names *names, char *out, size_t size);
+
+/* Fills names from the `hostname` option or gethostname(2), and getifaddrs(3). Returns 0 or SB_EIO
  * (names then holds what could be read). */
 int box_names_read(struct box_names *names);
 

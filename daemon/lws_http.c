@@ -24,13 +24,14 @@
 #include "origin.h"
 #include "rest.h"
 #include "sb_err.h"
+#include "trust.h"
 #include "upload_budget.h"
 
 enum phase { PH_IDLE, PH_BODY, PH_WAITING };
 
 /* Room for the status line and headers of an answer (the security headers
  * included), before its body. */
-#define HEADERS_MAX 1024
+#define HEADERS_MAX 2048
 
 /* lws's guard while an image is at the decoder (its own idle timeout is 10 s);
  * a full queue of photos takes a few seconds at most. */
@@ -57,16 +58,27 @@ struct http_pss {
 };
 
 static const struct sb_config *H_cfg;
+static char H_web_root[PATH_MAX + 64];
 static char H_phone_page[PATH_MAX + 64];
+static struct lws_vhost *H_plain_vhost; /* TLS on: the redirecting listener */
 
 void lws_http_set_config(const struct sb_config *cfg) { H_cfg = cfg; }
+void lws_http_set_plain_vhost(struct lws_vhost *vh) { H_plain_vhost = vh; }
+
+/* The plain-HTTP listener of a TLS box: it redirects all but /trust, /healthz. */
+static bool on_plain_listener(struct lws *wsi)
+{
+	return H_plain_vhost && lws_get_vhost(wsi) == H_plain_vhost;
+}
 
 void lws_http_set_web_root(const char *dir)
 {
+	snprintf(H_web_root, sizeof(H_web_root), "%s", dir);
 	snprintf(H_phone_page, sizeof(H_phone_page), "%s/phone/index.html", dir);
 }
 
 static void request_write(struct http_pss *pss);
+static void read_query(struct lws *wsi, struct rest_req *rq);
 static void dispatch(struct http_pss *pss);
 static int answer_early(struct http_pss *pss);
 
@@ -97,9 +109,12 @@ static void resume_rx(struct http_pss *pss)
 	pss->rx_paused = false;
 }
 
-/* GET /p (and /p/): the phone page. Returns the lws verdict (-1: close). */
-static int serve_phone_page(struct http_pss *pss)
+/* A page file served by us, not by a file mount: GET or HEAD only. Returns
+ * the lws verdict (-1: close). */
+static int serve_file(struct http_pss *pss, const char *path, const char *mime)
 {
+	static const char close_header[] = "connection: close\x0d\x0a";
+	struct stat st;
 	int n;
 
 	if (pss->rq.method != HM_GET && pss->rq.method != HM_HEAD) {
@@ -108,22 +123,57 @@ static int serve_phone_page(struct http_pss *pss)
 		request_write(pss);
 		return 0;
 	}
-	static const char close_header[] = "connection: close\x0d\x0a";
-	struct stat st;
-
 	/* A HEAD is answered here: lws_serve_http_file() would complete it
 	 * itself (freeing this pss) and keep the connection, then parse what a
 	 * client pipelined behind it from the wrong offset. */
-	if (pss->rq.method == HM_HEAD && !stat(H_phone_page, &st)) {
+	if (pss->rq.method == HM_HEAD && !stat(path, &st)) {
 		pss->rs.status = 200;
-		pss->rs.ctype = "text/html";
+		pss->rs.ctype = mime;
 		pss->rs.len = (size_t)st.st_size; /* no body is written for HEAD */
 		request_write(pss);
 		return 0;
 	}
-	n = lws_serve_http_file(pss->wsi, H_phone_page, "text/html", close_header,
-				(int)sizeof(close_header) - 1);
+	resume_rx(pss); /* lws serves the file and reads on as it likes */
+	n = lws_serve_http_file(pss->wsi, path, mime, close_header, (int)sizeof(close_header) - 1);
 	return n ? -1 : 0; /* > 0: done at once; the connection closes either way */
+}
+
+/* GET /p (and /p/): the phone page. */
+static int serve_phone_page(struct http_pss *pss)
+{
+	return serve_file(pss, H_phone_page, "text/html");
+}
+
+/* /trust...: the onboarding page and the CA (trust.c). */
+static int serve_trust(struct http_pss *pss)
+{
+	char host[HOSTCHECK_NAME_MAX + 8] = "", file[PATH_MAX + 128];
+
+	lws_hdr_copy(pss->wsi, host, sizeof(host), WSI_TOKEN_HOST);
+	if (trust_dispatch(&pss->rq, host, H_web_root, &pss->rs, file, sizeof(file)) == TRUST_FILE)
+		return serve_file(pss, file, pss->rs.ctype);
+	request_write(pss);
+	return 0;
+}
+
+/* The plain listener of a TLS box: 301 to the same path over HTTPS. A phone
+ * that opened a pairing link http://box/p#code keeps the #code: browsers
+ * carry a fragment over a redirect whose Location has none. */
+static int redirect_to_https(struct http_pss *pss)
+{
+	char host[HOSTCHECK_NAME_MAX + 8] = "", url[1400];
+
+	lws_hdr_copy(pss->wsi, host, sizeof(host), WSI_TOKEN_HOST);
+	read_query(pss->wsi, &pss->rq);
+	if (!trust_https_url(host, pss->rq.path, pss->rq.query, url, sizeof(url)) ||
+	    !(pss->rs.location = strdup(url))) {
+		rest_error_status(&pss->rs, 414, SB_WIRE_INVALID_REQUEST, "the request line is too long");
+		request_write(pss);
+		return 0;
+	}
+	pss->rs.status = 301; /* no body: the browser follows Location */
+	request_write(pss);
+	return 0;
 }
 
 /* ---- reading the request ---- */
@@ -409,6 +459,15 @@ static int put_common_headers(struct lws *wsi, const struct rest_resp *rs,
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
 					(unsigned char *)rs->allow, (int)strlen(rs->allow), p, end))
 		return -1;
+	if (rs->location &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+					(unsigned char *)rs->location, (int)strlen(rs->location), p, end))
+		return -1;
+	if (rs->disposition &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-disposition:",
+					(const unsigned char *)rs->disposition,
+					(int)strlen(rs->disposition), p, end))
+		return -1;
 	return 0;
 }
 
@@ -551,10 +610,12 @@ static int on_http(struct http_pss *pss, struct lws *wsi)
 		rest_error_status(&pss->rs, 414, SB_WIRE_INVALID_REQUEST, "the request line is too long");
 		return answer_early(pss);
 	}
-	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/")) {
-		resume_rx(pss); /* lws serves the file and reads on as it likes */
+	if (trust_path(pss->rq.path))
+		return serve_trust(pss);
+	if (on_plain_listener(wsi) && strcmp(pss->rq.path, "/healthz"))
+		return redirect_to_https(pss);
+	if (!strcmp(pss->rq.path, "/p") || !strcmp(pss->rq.path, "/p/"))
 		return serve_phone_page(pss);
-	}
 	if (cors_gate(pss))
 		return 0;
 	read_query(wsi, &pss->rq);
@@ -639,6 +700,11 @@ static int confirm_upgrade(struct lws *wsi, const char *to)
 
 	if (!to || strcmp(to, "websocket"))
 		return -1;
+	if (on_plain_listener(wsi)) {
+		refuse_now(wsi, HTTP_STATUS_FORBIDDEN, SB_WIRE_FORBIDDEN,
+			   "this port only redirects to HTTPS: open wss:// on the HTTPS port");
+		return 1;
+	}
 	verdict = lws_ws_upgrade_verdict(wsi);
 	if (verdict == HTTP_STATUS_FORBIDDEN) {
 		log_info("websocket from a disallowed origin or host refused", NULL);

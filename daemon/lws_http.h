@@ -15,5 +15,8 @@ void lws_http_set_config(const struct sb_config *cfg);
  * <web_root>/phone/index.html by the HTTP callback, since an lws file mount
  * would redirect /p to /p/. */
 void lws_http_set_web_root(const char *dir);
+/* TLS on: the listener whose requests are redirected to HTTPS (all but
+ * /trust... and /healthz). NULL (the default): none. */
+void lws_http_set_plain_vhost(struct lws_vhost *vh);
 
 #endif

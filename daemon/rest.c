@@ -45,6 +45,7 @@ void rest_init(const struct sb_config *cfg, struct store *st)
 void rest_resp_clear(struct rest_resp *rs)
 {
 	free(rs->body);
+	free(rs->location);
 	memset(rs, 0, sizeof(*rs));
 }
 

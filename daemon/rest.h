@@ -33,6 +33,8 @@ struct rest_resp {
 	const char *ctype;
 	int retry_after;            /* > 0: Retry-After header */
 	char allow[64];             /* non-empty: Allow header */
+	char *location;             /* malloc'd or NULL: Location header (redirects) */
+	const char *disposition;    /* static or NULL: Content-Disposition header */
 };
 
 /* A parked long-poll; the transport embeds it and arms its own timeout. */

@@ -25,7 +25,9 @@
 #include "datadir.h"
 #include "decode_pool.h"
 #include "log.h"
+#include "hostcheck.h"
 #include "lws_http.h"
+#include "lws_tls.h"
 #include "lws_ws.h"
 #include "ratelimit.h"
 #include "relay.h"
@@ -34,6 +36,7 @@
 #include "server.h"
 #include "session.h"
 #include "store.h"
+#include "trust.h"
 #include "upload_budget.h"
 
 #define DB_FILE "scanbridge.db"
@@ -62,6 +65,7 @@ static struct {
 	struct auth *auth;
 	int lock_fd;            /* datadir_lock: held until teardown */
 	lws_sorted_usec_list_t cleanup_sul;
+	lws_sorted_usec_list_t names_sul;   /* the box's names: links, certificate */
 	char web_root[PATH_MAX + 128];
 } D;
 
@@ -165,6 +169,31 @@ static void cleanup_cb(lws_sorted_usec_list_t *sul)
 			 (lws_usec_t)D.cfg->cleanup_interval * LWS_US_PER_SEC);
 }
 
+/* A pair link must name an address phones reach: with bind 0.0.0.0 or ::
+ * (and no public_url) that is the box's LAN address, which DHCP may change. */
+static void refresh_public_url(void)
+{
+	struct box_names b;
+	char addr[64];
+
+	if (!D.cfg->public_url_derived || !config_bind_is_wildcard(D.cfg))
+		return;
+	box_names_read(&b);
+	if (!box_names_lan_addr(&b, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "%.63s", b.hostname[0] ? b.hostname : "localhost");
+	config_set_derived_host(D.cfg, addr);
+}
+
+/* The box's names and addresses, looked at every LWS_TLS_CHECK_SECS: the
+ * derived pair-link address and the TLS certificate follow them. */
+static void names_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	refresh_public_url();
+	lws_tls_check(D.ctx);
+	lws_sul_schedule(D.ctx, 0, &D.names_sul, names_cb, LWS_TLS_CHECK_SECS * LWS_US_PER_SEC);
+}
+
 /* ---- start-up ---- */
 
 /* Checks the data dir and locks it before anything in it is opened: a second
@@ -261,14 +290,21 @@ static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_hangup = 150,
 };
 
-static struct lws_http_mount mounts[5];
+/* A certificate trusted by design (tls = files) may promise browsers HTTPS
+ * for a year; the box's own CA may not: a device that has not installed it
+ * yet must still reach /trust over plain HTTP. */
+static const struct lws_protocol_vhost_options hdr_hsts = {
+	&hdr_csp, NULL, "strict-transport-security:", "max-age=31536000" };
 
-static void set_mount(int i, const char *at, const char *origin, enum lws_mount_protocols kind)
+#define N_MOUNTS 6
+static struct lws_http_mount mounts[N_MOUNTS];
+static struct lws_http_mount plain_mount;
+
+static void set_mount(struct lws_http_mount *m, struct lws_http_mount *next, const char *at,
+		      const char *origin, enum lws_mount_protocols kind)
 {
-	struct lws_http_mount *m = &mounts[i];
-
 	memset(m, 0, sizeof(*m));
-	m->mount_next = i < 4 ? &mounts[i + 1] : NULL;
+	m->mount_next = next;
 	m->mountpoint = at;
 	m->mountpoint_len = (unsigned char)strlen(at);
 	m->origin = origin;
@@ -283,44 +319,99 @@ static void set_mount(int i, const char *at, const char *origin, enum lws_mount_
 
 static void build_mounts(void)
 {
-	set_mount(0, "/api/v1", "http", LWSMPRO_CALLBACK);
-	set_mount(1, "/healthz", "http", LWSMPRO_CALLBACK);
-	set_mount(2, "/metrics", "http", LWSMPRO_CALLBACK);
-	set_mount(3, "/p", "http", LWSMPRO_CALLBACK);
-	set_mount(4, "/", D.web_root, LWSMPRO_FILE);
+	static const char *const callbacks[] = { "/api/v1", "/healthz", "/metrics", "/p", "/trust" };
+	int i;
+
+	for (i = 0; i < N_MOUNTS - 1; i++)
+		set_mount(&mounts[i], &mounts[i + 1], callbacks[i], "http", LWSMPRO_CALLBACK);
+	set_mount(&mounts[i], NULL, "/", D.web_root, LWSMPRO_FILE);
+	/* TLS on: the plain listener hands every path to lws_http.c, which
+	 * serves /trust and /healthz and redirects the rest */
+	set_mount(&plain_mount, NULL, "/", "http", LWSMPRO_CALLBACK);
+}
+
+/* What every listener shares. */
+static void vhost_common(struct lws_context_creation_info *info, const char *name, int port)
+{
+	info->port = port;
+	info->iface = D.cfg->bind;
+	info->protocols = protocols;
+	info->headers = &hdr_csp;
+	info->vhost_name = name;
+	info->retry_and_idle_policy = &idle_policy;
+	info->options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
+			LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
+}
+
+static void context_common(struct lws_context_creation_info *info)
+{
+	info->server_string = "scanbridge";
+	info->timeout_secs = 10;
+	/* HTTP connections carry one request (lws_http.c); the one lws keeps
+	 * after a page's HEAD (input paused) is let go after a second */
+	info->keepalive_timeout = 1;
+	/* Held only while a request's headers are parsed, not per connection. */
+	info->max_http_header_data = (unsigned short)D.cfg->max_header_bytes;
+}
+
+static int listen_failed(const char *what, int port)
+{
+	log_error("cannot listen (is the port in use or the address wrong?)",
+		  "listener=%s bind=%s port=%d", what, D.cfg->bind, port);
+	return SB_EIO;
+}
+
+/* TLS off: one plain listener serving everything, as lws's default vhost. */
+static int create_plain_context(void)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	vhost_common(&info, "scanbridge", D.cfg->http_port);
+	context_common(&info);
+	info.mounts = mounts;
+	if (!(D.ctx = lws_create_context(&info)))
+		return listen_failed("http", D.cfg->http_port);
+	return 0;
+}
+
+/* TLS on: HTTPS (and WSS) serving everything, and a plain listener that
+ * redirects to it but for the trust onboarding (lws_http.c). */
+static int create_tls_context(void)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *plain;
+
+	memset(&info, 0, sizeof(info));
+	context_common(&info);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (!(D.ctx = lws_create_context(&info))) {
+		log_error("cannot create the event loop", NULL);
+		return SB_EIO;
+	}
+	memset(&info, 0, sizeof(info));
+	vhost_common(&info, "scanbridge", D.cfg->https_port);
+	info.mounts = mounts;
+	if (D.cfg->tls == SB_TLS_FILES)
+		info.headers = &hdr_hsts;
+	lws_tls_fill_vhost(&info);
+	if (!lws_create_vhost(D.ctx, &info))
+		return listen_failed("https", D.cfg->https_port);
+	memset(&info, 0, sizeof(info));
+	vhost_common(&info, "scanbridge-http", D.cfg->http_port);
+	info.mounts = &plain_mount;
+	if (!(plain = lws_create_vhost(D.ctx, &info)))
+		return listen_failed("http", D.cfg->http_port);
+	lws_http_set_plain_vhost(plain);
+	return 0;
 }
 
 static int create_context(void)
 {
-	struct lws_context_creation_info info;
-
 	protocols[0].per_session_data_size = lws_http_pss_size();
 	protocols[1].per_session_data_size = lws_ws_pss_size();
 	build_mounts();
-	memset(&info, 0, sizeof(info));
-	info.port = D.cfg->port;
-	info.iface = D.cfg->bind;
-	info.protocols = protocols;
-	info.mounts = mounts;
-	info.headers = &hdr_csp;
-	info.vhost_name = "scanbridge";
-	info.server_string = "scanbridge";
-	info.timeout_secs = 10;
-	/* HTTP connections carry one request (lws_http.c); the one lws keeps
-	 * after a page's HEAD (input paused) is let go after a second */
-	info.keepalive_timeout = 1;
-	/* Held only while a request's headers are parsed, not per connection. */
-	info.max_http_header_data = (unsigned short)D.cfg->max_header_bytes;
-	info.retry_and_idle_policy = &idle_policy;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
-		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(D.cfg->bind, ':');
-	D.ctx = lws_create_context(&info);
-	if (!D.ctx) {
-		log_error("cannot listen (is the port in use or the address wrong?)",
-			  "bind=%s port=%d", D.cfg->bind, D.cfg->port);
-		return SB_EIO;
-	}
-	return 0;
+	return D.cfg->tls_active ? create_tls_context() : create_plain_context();
 }
 
 /* trusted_proxies must be addresses or CIDR blocks: a typo would silently
@@ -336,6 +427,17 @@ static int check_proxies(const struct sb_config *cfg)
 	return SB_ECONFIG;
 }
 
+static void log_listening(const struct sb_config *cfg)
+{
+	if (cfg->tls_active)
+		log_info("listening", "url=%s https_port=%d http_port=%d tls=%s data_dir=\"%s\" "
+			 "web_root=\"%s\"", cfg->public_url, cfg->https_port, cfg->http_port,
+			 sb_tls_mode_names[cfg->tls], cfg->data_dir, D.web_root);
+	else
+		log_info("listening", "url=%s http_port=%d tls=off data_dir=\"%s\" web_root=\"%s\"",
+			 cfg->public_url, cfg->http_port, cfg->data_dir, D.web_root);
+}
+
 /* ---- run ---- */
 
 static void apply_reload(void)
@@ -349,6 +451,8 @@ static void apply_reload(void)
 	}
 	log_set_level(D.cfg->log_level);
 	store_set_durability(D.st, D.cfg->durability);
+	box_names_set_hostname(D.cfg->hostname);
+	names_cb(&D.names_sul); /* a new hostname: new links and certificate now */
 	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
 			 (lws_usec_t)D.cfg->cleanup_interval * LWS_US_PER_SEC);
 	log_info("configuration reloaded", NULL);
@@ -405,6 +509,7 @@ static void teardown(void)
 	decode_pool_stop();     /* workers gone before the context they wake is */
 	if (D.ctx)
 		lws_context_destroy(D.ctx); /* owners cancel their jobs as they close */
+	lws_tls_close();
 	decode_pool_free();
 	session_shutdown();
 	iplimit_reset();
@@ -427,8 +532,11 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	umask(077);
 	block_signals();
 	find_web_root();
-	if ((rc = open_state()))
+	box_names_set_hostname(cfg->hostname);
+	refresh_public_url();
+	if ((rc = open_state()) || (rc = lws_tls_open(cfg)))
 		goto out;
+	trust_init(cfg, lws_tls_ca());
 	if ((rc = session_init(cfg, D.st, D.auth, schedule_flush))) {
 		log_error("cannot load the sessions from the database", NULL);
 		goto out;
@@ -447,8 +555,8 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 		goto out;
 	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
 			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);
-	log_info("listening", "url=%s data_dir=\"%s\" web_root=\"%s\"", cfg->public_url,
-		 cfg->data_dir, D.web_root);
+	lws_sul_schedule(D.ctx, 0, &D.names_sul, names_cb, LWS_TLS_CHECK_SECS * LWS_US_PER_SEC);
+	log_listening(cfg);
 	printf("desktop: %s/\n", cfg->public_url);
 	fflush(stdout);
 	run_loop();

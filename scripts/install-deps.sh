@@ -9,7 +9,8 @@ build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
             libjwt-dev libcjson-dev libqrencode-dev libssl-dev
             libzxing-dev libjpeg62-turbo-dev libturbojpeg0-dev libspng-dev)
 test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind gdb zbar-tools
-           barcode imagemagick libmagickcore-6.q16-6-extra chromium)
+           barcode imagemagick libmagickcore-6.q16-6-extra chromium
+           openssl libnss3-tools)
 # (libmagickcore-*-extra: ImageMagick's SVG reader, for the generated decode
 # corpus; --no-install-recommends below would leave it out.)
 cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)

@@ -479,12 +479,13 @@ class WS:
         self.close_code = None
 
     @classmethod
-    async def open(cls, d, subprotocols=(SUBPROTOCOL,), label="ws", timeout=5.0):
+    async def open(cls, d, subprotocols=(SUBPROTOCOL,), label="ws", timeout=5.0, **connect_kw):
+        """connect_kw: more websockets.connect arguments (ssl=, server_hostname= for wss)."""
         url = d.ws_url if isinstance(d, Daemon) else d
         conn = await asyncio.wait_for(
             websockets.connect(url, subprotocols=list(subprotocols) if subprotocols else None,
                                compression=None, ping_interval=None, max_size=2 ** 24,
-                               open_timeout=timeout, close_timeout=2),
+                               open_timeout=timeout, close_timeout=2, **connect_kw),
             timeout + 1)
         ws = cls(conn, label)
         _LIVE.append(ws)

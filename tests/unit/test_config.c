@@ -135,7 +135,7 @@ static void test_defaults(void)
 	CHECK_EQ_INT(PARSE("-c", "/dev/null"), 0);
 	CHECK_EQ_INT(R.action, SB_RUN);
 	CHECK_STR(c->bind, "127.0.0.1");
-	CHECK_EQ_INT(c->port, 8080);
+	CHECK_EQ_INT(c->http_port, 8080);
 	CHECK_STR(c->public_url, "http://127.0.0.1:8080");
 	CHECK_STR(c->data_dir, "data");
 	CHECK_EQ_INT(c->durability, SB_DURABILITY_NORMAL);
@@ -172,7 +172,7 @@ static void test_defaults_raw(void)
 
 	config_defaults(&c);
 	CHECK_STR(c.public_url, "");
-	CHECK_EQ_INT(c.port, 8080);
+	CHECK_EQ_INT(c.http_port, 8080);
 	CHECK_STR(c.config_file, "");
 	CHECK_STR(store_durability_name(SB_DURABILITY_FULL), "full");
 	CHECK_STR(log_level_name(SB_LOG_WARN), "warn");
@@ -186,7 +186,7 @@ static void test_default_file(void)
 		return; /* a real installation: nothing to assert here */
 	CHECK_EQ_INT(parse_args((const char *const[]){ NULL }, NULL), 0);
 	CHECK_STR(R.c.config_file, "");
-	CHECK_EQ_INT(R.c.port, 8080);
+	CHECK_EQ_INT(R.c.http_port, 8080);
 }
 
 static void test_file_syntax(void)
@@ -210,7 +210,7 @@ static void test_file_syntax(void)
 	clear_env();
 	CHECK_EQ_INT(PARSE("-c", path), 0);
 	CHECK_STR(R.err, "");
-	CHECK_EQ_INT(R.c.port, 9001);
+	CHECK_EQ_INT(R.c.http_port, 9001);
 	CHECK_STR(R.c.bind, "0.0.0.0");
 	CHECK_EQ_INT(R.c.session_ttl, 30);
 	CHECK_STR(R.c.api_key, "a # b");
@@ -218,7 +218,8 @@ static void test_file_syntax(void)
 	CHECK_STR(R.c.web_root, "  spaced \"q\" \\ ");
 	CHECK_EQ_INT(R.c.durability, SB_DURABILITY_FULL);
 	CHECK_EQ_INT(R.c.log_level, SB_LOG_DEBUG);
-	CHECK_STR(R.c.public_url, "http://0.0.0.0:9001");
+	CHECK_STR(R.c.public_url, "https://0.0.0.0:8443"); /* tls = auto: on beyond loopback */
+	CHECK(R.c.tls_active);
 	CHECK_EQ_INT(R.c.max_image_bytes, 1024);
 	CHECK_STR(R.c.config_file, path);
 }
@@ -279,16 +280,16 @@ static void test_precedence(void)
 	CHECK_EQ_INT(PARSE("-c", path), 0);
 	CHECK_EQ_INT(R.c.session_ttl, 200);                      /* env beats file */
 	CHECK_EQ_INT(R.c.pair_attempts_per_ip_per_min, 7);
-	CHECK_EQ_INT(R.c.port, 9000);
+	CHECK_EQ_INT(R.c.http_port, 9000);
 
 	CHECK_EQ_INT(PARSE("--session-ttl", "300", "-c", path), 0);
 	CHECK_EQ_INT(R.c.session_ttl, 300);                      /* flag beats env */
 	CHECK_EQ_INT(PARSE("--session-ttl=400", "--port=1234", "--config", path), 0);
 	CHECK_EQ_INT(R.c.session_ttl, 400);
-	CHECK_EQ_INT(R.c.port, 1234);
+	CHECK_EQ_INT(R.c.http_port, 1234);
 	CHECK_EQ_INT(PARSE("--config=/dev/null", "--session-ttl", "5", "--session-ttl", "6"), 0);
 	CHECK_EQ_INT(R.c.session_ttl, 6);                        /* last flag wins */
-	CHECK_EQ_INT(R.c.port, 8080);
+	CHECK_EQ_INT(R.c.http_port, 8080);
 	CHECK_STR(R.c.config_file, "/dev/null");
 	CHECK_EQ_INT(PARSE("-c/dev/null", "--log-level", "warn", "--api-key=k=v"), 0);
 	CHECK_EQ_INT(R.c.log_level, SB_LOG_WARN);
@@ -385,7 +386,8 @@ static void test_finish(void)
 
 	config_defaults(&c);
 	snprintf(c.bind, sizeof c.bind, "::");
-	c.port = 81;
+	c.http_port = 81;
+	c.tls = SB_TLS_OFF;
 	CHECK_EQ_INT(config_finish(&c, err, sizeof err), 0);
 	CHECK_STR(c.public_url, "http://[::]:81");
 
@@ -459,10 +461,10 @@ static void test_reload(void)
 	CHECK_EQ_INT(c.log_level, SB_LOG_DEBUG);
 	CHECK_STR(c.api_key, "secret");
 	CHECK_EQ_INT(c.rate_burst, 7);
-	CHECK_EQ_INT(c.port, 9000);
+	CHECK_EQ_INT(c.http_port, 9000);
 	CHECK_EQ_INT(c.max_connections, 12000);
 	CHECK_STR(c.public_url, "http://127.0.0.1:9000");   /* derived from the running port */
-	CHECK(strstr(log, "level=warn msg=\"config option change ignored\" key=port ") != NULL);
+	CHECK(strstr(log, "level=warn msg=\"config option change ignored\" key=http_port ") != NULL);
 	CHECK(strstr(log, "key=max_connections ") != NULL);
 	CHECK(strstr(log, "level=info msg=\"config option changed\" key=session_ttl\n") != NULL);
 	CHECK(strstr(log, "secret") == NULL);
@@ -574,7 +576,7 @@ static void test_generated_markdown(void)
 static void test_example_contents(void)
 {
 	static const char *const lines[] = {
-		"# bind = 127.0.0.1\n", "# port = 8080\n", "# public_url = \"\"\n",
+		"# bind = 127.0.0.1\n", "# http_port = 8080\n", "# public_url = \"\"\n",
 		"# data_dir = data\n", "# durability = normal\n", "# web_root = \"\"\n",
 		"# session_ttl = 600\n", "# session_max_age = 86400\n",
 		"# pair_code_ttl = 600\n", "# cleanup_interval = 60\n",
@@ -602,7 +604,7 @@ static void test_example_contents(void)
 	}
 	CHECK(strstr(buf, "# inactivity after which a session expires (seconds, 1..604800; "
 		      "reloadable)\n# session_ttl = 600\n") != NULL);
-	CHECK(strstr(buf, "(1..65535; needs a restart)\n# port = 8080\n") != NULL);
+	CHECK(strstr(buf, "(1..65535; needs a restart)\n# http_port = 8080\n") != NULL);
 	/* uncomment the option lines: "# key = v" -> "  key = v" */
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		if ((p = strstr(buf, lines[i])))
@@ -631,8 +633,61 @@ static void test_markdown_contents(void)
 	CHECK(strstr(buf, "| `session_ttl` | `--session-ttl N` | `SCANBRIDGE_SESSION_TTL` | `600` "
 		      "| yes | inactivity after which a session expires (seconds, 1..604800) |\n"));
 	CHECK(strstr(buf, "| `durability` | `--durability normal\\|full` | "));
-	CHECK(strstr(buf, "| `port` | `--port N` | `SCANBRIDGE_PORT` | `8080` | no |"));
+	CHECK(strstr(buf, "| `http_port` | `--http-port N` | `SCANBRIDGE_HTTP_PORT` | `8080` | no |"));
 	free(buf);
+}
+
+/* `port` is the old name of http_port, in every source; the new name wins. */
+static void test_port_alias(void)
+{
+	clear_env();
+	setenv("SCANBRIDGE_PORT", "9100", 1);
+	CHECK_EQ_INT(PARSE("-c", "/dev/null"), 0);
+	CHECK_EQ_INT(R.c.http_port, 9100);
+	setenv("SCANBRIDGE_HTTP_PORT", "9200", 1);
+	CHECK_EQ_INT(PARSE("-c", "/dev/null"), 0);
+	CHECK_EQ_INT(R.c.http_port, 9200);
+	clear_env();
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--http-port", "9300"), 0);
+	CHECK_EQ_INT(R.c.http_port, 9300);
+	CHECK_EQ_INT(PARSE("-c", write_tmp("http_port = 9400\n")), 0);
+	CHECK_EQ_INT(R.c.http_port, 9400);
+	unlink(tmp_path);
+}
+
+/* tls = auto is on exactly when the daemon listens beyond loopback; the
+ * derived pair-link base then says https and the HTTPS port. */
+static void test_tls_modes(void)
+{
+	clear_env();
+	CHECK_EQ_INT(PARSE("-c", "/dev/null"), 0);
+	CHECK(!R.c.tls_active);
+	CHECK_STR(R.c.public_url, "http://127.0.0.1:8080");
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--bind", "::1"), 0);
+	CHECK(!R.c.tls_active);
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--bind", "192.168.1.20"), 0);
+	CHECK(R.c.tls_active);
+	CHECK_STR(R.c.public_url, "https://192.168.1.20:8443");
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--bind", "0.0.0.0", "--tls", "off"), 0);
+	CHECK(!R.c.tls_active);
+	CHECK(R.c.public_url_derived);
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--tls", "on", "--https-port", "9443"), 0);
+	CHECK(R.c.tls_active);
+	CHECK_STR(R.c.public_url, "https://127.0.0.1:9443");
+	CHECK_EQ_INT(config_set_derived_host(&R.c, "10.0.0.7"), 0);
+	CHECK_STR(R.c.public_url, "https://10.0.0.7:9443");
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--tls", "files"), SB_ECONFIG);
+	CHECK_STR(R.err, "tls = files needs both tls_cert and tls_key");
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--tls", "on", "--tls-cert", "/x"), SB_ECONFIG);
+	CHECK_STR(R.err, "tls_cert and tls_key are used only with tls = files");
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--tls", "on", "--http-port", "8443"), SB_ECONFIG);
+	CHECK_STR(R.err, "http_port and https_port must differ when TLS is on");
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--tls", "maybe"), SB_ECONFIG);
+	CHECK_EQ_INT(PARSE("-c", "/dev/null", "--tls", "files", "--tls-cert", "/c",
+			   "--tls-key", "/k", "--public-url", "https://pos.example"), 0);
+	CHECK(R.c.tls_active && !R.c.public_url_derived);
+	CHECK_EQ_INT(config_set_derived_host(&R.c, "10.0.0.7"), 0);
+	CHECK_STR(R.c.public_url, "https://pos.example");        /* configured: kept */
 }
 
 TEST_MAIN(TEST(test_defaults), TEST(test_defaults_raw), TEST(test_default_file),
@@ -641,4 +696,4 @@ TEST_MAIN(TEST(test_defaults), TEST(test_defaults_raw), TEST(test_default_file),
 	  TEST(test_env_errors), TEST(test_flag_errors), TEST(test_ranges),
 	  TEST(test_finish), TEST(test_actions), TEST(test_reload),
 	  TEST(test_generated_example), TEST(test_generated_markdown),
-	  TEST(test_example_contents), TEST(test_markdown_contents))
+	  TEST(test_example_contents), TEST(test_markdown_contents), TEST(test_port_alias), TEST(test_tls_modes))
