@@ -60,21 +60,24 @@ static bool is_loopback_name(const char *name)
 	       !strcmp(name, "[::1]") || (n > 10 && !strcasecmp(name + n - 10, ".localhost"));
 }
 
-/* A host phones can reach for the trust page's QR code: the one the page was
- * opened with, unless that is this computer only (localhost), then the box's
- * LAN address, then <hostname>.local. */
+/* A host phones can reach, for the trust page's QR code: the box's LAN
+ * address (many Android phones resolve no .local names), else the name the
+ * page was opened with unless that is this computer only, else
+ * <hostname>.local. */
 static void reachable_host(const char *host, char *out, size_t size)
 {
 	struct box_names b;
 	char addr[64];
 
+	box_names_read(&b);
+	if (box_names_lan_addr(&b, addr, sizeof(addr))) {
+		snprintf(out, size, strchr(addr, ':') ? "[%s]" : "%s", addr);
+		return;
+	}
 	host_name_part(host, out, size);
 	if (out[0] && !is_loopback_name(out))
 		return;
-	box_names_read(&b);
-	if (box_names_lan_addr(&b, addr, sizeof(addr)))
-		snprintf(out, size, strchr(addr, ':') ? "[%s]" : "%s", addr);
-	else if (b.hostname[0])
+	if (b.hostname[0])
 		snprintf(out, size, "%.200s.local", b.hostname);
 	else
 		snprintf(out, size, "localhost");
@@ -87,7 +90,7 @@ bool trust_https_url(const char *host, const char *path, const char *query,
 	int n;
 
 	host_name_part(host, name, sizeof(name));
-	if (!name[0]) /* HTTP/1.0, no Host: where public_url points */
+	if (!name[0]) /* HTTP/1.0, no Host */
 		reachable_host("", name, sizeof(name));
 	n = snprintf(out, size, "https://%s:%d%s%s%s", name, R_cfg->https_port, path,
 		     query && *query ? "?" : "", query ? query : "");

@@ -488,5 +488,55 @@ els.restart.addEventListener('click', () => {
   start();
 });
 
+// --- connection trust (issue 14) -----------------------------------------------------
+// A small status in the header: is this page's connection secure, and where
+// do phones set up trust (the box's CA, at /trust)? Independent of the session.
+
+/** Names a browser treats as this computer (a secure context even over http:). */
+const LOCAL_HOST = /^(localhost|.+\.localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
+
+/** 'secure' (https:), 'local' (http: to this computer) or 'insecure'. */
+function connectionTrust(loc) {
+  if (loc.protocol === 'https:') return 'secure';
+  if (LOCAL_HOST.test(loc.hostname)) return 'local';
+  return 'insecure';
+}
+
+async function showTrust() {
+  const box = $('trust');
+  const text = $('trust-text');
+  const link = /** @type {HTMLAnchorElement} */ ($('trust-link'));
+  const kind = connectionTrust(location);
+  box.dataset.trust = kind;
+  link.hidden = false;
+  if (kind === 'secure') {
+    text.textContent = 'Secure connection';
+    link.textContent = 'Phone setup';
+    link.title = 'Install this box\'s certificate on a phone (once per phone)';
+  } else if (kind === 'insecure') {
+    text.textContent = 'Not secure — phones can\'t use the camera';
+    link.textContent = 'Set up trust';
+    link.title = 'Install this box\'s certificate so that its pages are secure';
+  } else {
+    // Secure for this computer, but phones reach the box by another name.
+    text.textContent = 'This computer only (localhost)';
+    link.hidden = true;
+    box.hidden = false;
+    let info = null;
+    try {
+      const r = await fetch('/trust/info.json', { headers: { Accept: 'application/json' } });
+      if (r.ok) info = await r.json();
+    } catch { /* the box is unreachable: the state pill says so */ }
+    if (!info) return;
+    link.textContent = info.tls ? 'Phones: set up trust' : 'Phones: HTTPS is off';
+    link.title = info.tls ? 'Install this box\'s certificate on each phone (once)'
+      : 'Phones need HTTPS for the live camera: how to turn it on';
+    link.hidden = false;
+  }
+  box.title = text.textContent;
+  box.hidden = false;
+}
+
 renderSound();
+showTrust();
 start();

@@ -547,6 +547,15 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
+// --- secure connection (issue 14) ------------------------------------------------
+// Over plain HTTP on a LAN address there is no live camera: point to /trust,
+// where this phone installs the box's certificate once. Photo and typing
+// still work meanwhile.
+
+function initTrustBanner() {
+  $('trust-banner').hidden = !!window.isSecureContext;
+}
+
 async function main() {
   store = await openStore();
   items = await store.all();
@@ -555,5 +564,7 @@ async function main() {
   initCameraHint();
   route();
 }
+
+initTrustBanner();
 
 main();
