@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Host header allow-list (DNS rebinding); see hostcheck.h. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -229,6 +230,35 @@ bool hostcheck_allowed(const char *host, const char *public_url, const char *all
 		return hostcheck_match(host, &names, public_url, allowed_hosts);
 	}
 	return true;
+}
+
+void hostcheck_name_part(const char *host, char *out, size_t size)
+{
+	size_t n = host[0] == '[' ? strcspn(host, "]") + (strchr(host, ']') ? 1 : 0)
+				  : strcspn(host, ":/");
+
+	snprintf(out, size, "%.*s", (int)n, host);
+}
+
+bool hostcheck_is_local_only(const char *name)
+{
+	static const unsigned char any[16];
+	char bare[HOSTCHECK_NAME_MAX];
+	unsigned char a[16];
+	size_t n = strlen(name);
+
+	if (n >= sizeof(bare))
+		return false;
+	if (name[0] == '[' && n > 2 && name[n - 1] == ']')
+		snprintf(bare, sizeof(bare), "%.*s", (int)(n - 2), name + 1);
+	else
+		snprintf(bare, sizeof(bare), "%s", name);
+	for (char *c = bare; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (!as_addr(bare, a))
+		return is_loopback(bare, NULL);
+	return is_loopback(bare, a) || !memcmp(a, any, 16) ||
+	       (netaddr_is_v4(a) && !a[12] && !a[13] && !a[14] && !a[15]);
 }
 
 /* fe80::/10: valid only with an interface index a URL cannot carry well. */

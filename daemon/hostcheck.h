@@ -28,6 +28,16 @@ struct box_names {
 	int n_addr;
 };
 
+/* The name part of a Host value (or of a URL after "://"), as sent:
+ * "box.local:8080" -> "box.local",
+ * "[fe80::1]:80" -> "[fe80::1]". */
+void hostcheck_name_part(const char *host, char *out, size_t size);
+
+/* Whether name (a host name or address, IPv6 in brackets or not, no port)
+ * reaches only this computer, or no computer at all: localhost, loopback
+ * addresses, 0.0.0.0 and ::. A link naming it is useless to a phone. */
+bool hostcheck_is_local_only(const char *name);
+
 /* The `hostname` option: used instead of gethostname(2) when not empty. */
 void box_names_set_hostname(const char *name);
 

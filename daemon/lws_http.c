@@ -233,6 +233,7 @@ static void read_headers(struct http_pss *pss)
 	lws_hdr_copy(wsi, pss->rq.ctype, sizeof(pss->rq.ctype), WSI_TOKEN_HTTP_CONTENT_TYPE);
 	lws_req_client_ip(wsi, H_cfg->trusted_proxies, pss->ip);
 	pss->rq.ip = pss->ip;
+	lws_hdr_copy(wsi, pss->rq.host, sizeof(pss->rq.host), WSI_TOKEN_HOST);
 }
 
 /* Content-Length as digits only (no sign, space or second value), or -1.

@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "clock.h"
+#include "hostcheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "qr.h"
@@ -176,6 +177,37 @@ static bool same_secret(const char *a, const char *b)
 	return !diff;
 }
 
+/* ---- pair links ---- */
+
+/* Where pair links point for this request: public_url when it is set;
+ * else the Host the desktop page was opened with, when that is one of the
+ * box's own names and reaches beyond this computer (a till at
+ * http://scanbox.lan/ gives phones scanbox.lan, not the bind address); else
+ * the derived public_url (the box's LAN address for a wildcard bind). */
+static void link_base(const struct rest_req *rq, char *out, size_t size)
+{
+	char name[HOSTCHECK_NAME_MAX];
+	struct box_names b;
+
+	snprintf(out, size, "%s", R.cfg->public_url);
+	if (!R.cfg->public_url_derived || !rq->host[0] || strpbrk(rq->host, "/?#@\\ "))
+		return;
+	hostcheck_name_part(rq->host, name, sizeof(name));
+	if (hostcheck_is_local_only(name))
+		return;
+	box_names_read(&b);
+	if (hostcheck_match(rq->host, &b, NULL, NULL))
+		snprintf(out, size, "%s://%s", R.cfg->tls_active ? "https" : "http", rq->host);
+}
+
+static void pair_link(const struct rest_req *rq, const char *code, char url[512])
+{
+	char base[300];
+
+	link_base(rq, base, sizeof(base));
+	snprintf(url, 512, "%s/p#%s", base, code);
+}
+
 /* ---- sessions ---- */
 
 static void h_create(const struct rest_req *rq, struct rest_resp *rs)
@@ -202,6 +234,7 @@ static void h_create(const struct rest_req *rq, struct rest_resp *rs)
 	cJSON_AddStringToObject(o, "session", so.sid);
 	cJSON_AddStringToObject(o, "desktop_token", so.desktop_token);
 	cJSON_AddStringToObject(o, "pair_code", so.pair_code);
+	pair_link(rq, so.pair_code, so.pair_url);
 	cJSON_AddStringToObject(o, "pair_url", so.pair_url);
 	cJSON_AddNumberToObject(o, "expires_at", (double)so.expires_at);
 	free(so.desktop_token);
@@ -264,6 +297,7 @@ static void h_pair_code(const struct rest_req *rq, const struct route_match *m,
 		rs->retry_after = retry;
 		return;
 	}
+	pair_link(rq, code, url);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "pair_code", code);
 	cJSON_AddStringToObject(o, "pair_url", url);
@@ -273,7 +307,7 @@ static void h_pair_code(const struct rest_req *rq, const struct route_match *m,
 
 static void h_qr(const struct rest_req *rq, const struct route_match *m, struct rest_resp *rs)
 {
-	char url[512];
+	char url[512], code[SB_ID_MAX];
 	char *svg = NULL;
 	size_t len = 0;
 	struct sess *s;
@@ -284,6 +318,8 @@ static void h_qr(const struct rest_req *rq, const struct route_match *m, struct 
 		rest_error(rs, SB_WIRE_PAIR_CODE_INVALID, "the latest pair code is used or expired; request a new one");
 		return;
 	}
+	snprintf(code, sizeof(code), "%s", strrchr(url, '#') + 1);
+	pair_link(rq, code, url);
 	if (qr_svg(url, &svg, &len)) {
 		rest_error(rs, SB_WIRE_UNAVAILABLE, "the QR code could not be rendered");
 		return;

@@ -24,6 +24,7 @@ struct rest_req {
 	const char *body;
 	size_t body_len;
 	const char *ip;
+	char host[264];             /* Host header as sent (already checked), or "" */
 };
 
 struct rest_resp {

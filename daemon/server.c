@@ -184,6 +184,24 @@ static void refresh_public_url(void)
 	config_set_derived_host(D.cfg, addr);
 }
 
+/* make run's default (bind 127.0.0.1) and a public_url naming loopback give
+ * pair links no phone can open: said once at start (the desktop page says it
+ * too). A desktop opened by one of the box's LAN names still gets that name
+ * in its links (rest.c). */
+static void warn_if_links_local_only(void)
+{
+	char name[HOSTCHECK_NAME_MAX];
+	const char *h = strstr(D.cfg->public_url, "://");
+
+	if (!h)
+		return;
+	hostcheck_name_part(h + 3, name, sizeof(name));
+	if (hostcheck_is_local_only(name))
+		log_warn("pair links name an address phones cannot reach",
+			 "url=%s hint=\"listen on the LAN (bind = 0.0.0.0) or set public_url\"",
+			 D.cfg->public_url);
+}
+
 /* The box's names and addresses, looked at every LWS_TLS_CHECK_SECS: the
  * derived pair-link address and the TLS certificate follow them. */
 static void names_cb(lws_sorted_usec_list_t *sul)
@@ -557,6 +575,7 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);
 	lws_sul_schedule(D.ctx, 0, &D.names_sul, names_cb, LWS_TLS_CHECK_SECS * LWS_US_PER_SEC);
 	log_listening(cfg);
+	warn_if_links_local_only();
 	printf("desktop: %s/\n", cfg->public_url);
 	fflush(stdout);
 	run_loop();

@@ -42,24 +42,6 @@ bool trust_path(const char *path)
 
 /* ---- host names ---- */
 
-/* The name part of a Host value: "box.local:8080" -> "box.local",
- * "[fe80::1]:80" -> "[fe80::1]". */
-static void host_name_part(const char *host, char *out, size_t size)
-{
-	size_t n = host[0] == '[' ? strcspn(host, "]") + (strchr(host, ']') ? 1 : 0)
-				  : strcspn(host, ":");
-
-	snprintf(out, size, "%.*s", (int)n, host);
-}
-
-static bool is_loopback_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return !strcasecmp(name, "localhost") || !strncmp(name, "127.", 4) ||
-	       !strcmp(name, "[::1]") || (n > 10 && !strcasecmp(name + n - 10, ".localhost"));
-}
-
 /* A host phones can reach, for the trust page's QR code: the box's LAN
  * address (many Android phones resolve no .local names), else the name the
  * page was opened with unless that is this computer only, else
@@ -74,8 +56,8 @@ static void reachable_host(const char *host, char *out, size_t size)
 		snprintf(out, size, strchr(addr, ':') ? "[%s]" : "%s", addr);
 		return;
 	}
-	host_name_part(host, out, size);
-	if (out[0] && !is_loopback_name(out))
+	hostcheck_name_part(host, out, size);
+	if (out[0] && !hostcheck_is_local_only(out))
 		return;
 	if (b.hostname[0])
 		snprintf(out, size, "%.200s.local", b.hostname);
@@ -89,7 +71,7 @@ bool trust_https_url(const char *host, const char *path, const char *query,
 	char name[HOSTCHECK_NAME_MAX + 8];
 	int n;
 
-	host_name_part(host, name, sizeof(name));
+	hostcheck_name_part(host, name, sizeof(name));
 	if (!name[0]) /* HTTP/1.0, no Host */
 		reachable_host("", name, sizeof(name));
 	n = snprintf(out, size, "https://%s:%d%s%s%s", name, R_cfg->https_port, path,
