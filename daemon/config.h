@@ -39,7 +39,7 @@ struct sb_config {
 	int max_pair_codes;             /* 8 unused codes per session */
 	int pair_codes_per_session_per_min; /* 20 */
 	int cleanup_interval;           /* 60 */
-	int scan_retention;             /* 60 */
+	int scan_retention;             /* 86400: a session's life, for its export */
 	int max_scanners;               /* 16 per session */
 	int max_sessions;               /* 10000 */
 	/* auth */

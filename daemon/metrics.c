@@ -44,6 +44,7 @@ static const struct metric_def counter_defs[MC_COUNT] = {
 	[MC_SCANS_DUPLICATE] = { "scanbridge_scans_duplicate_total",
 				 "Resent scans answered with their original seq." },
 	[MC_SESSIONS_CREATED] = { "scanbridge_sessions_created_total", "Sessions created." },
+	[MC_SESSIONS_RENEWED] = { "scanbridge_sessions_renewed_total", "Sessions in use renewed at their maximum age." },
 	[MC_SESSIONS_EXPIRED] = { "scanbridge_sessions_expired_total", "Sessions expired." },
 	[MC_SESSIONS_DELETED] = { "scanbridge_sessions_deleted_total",
 				  "Sessions ended by DELETE." },

@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "clock.h"
+#include "export.h"
 #include "hostcheck.h"
 #include "log.h"
 #include "metrics.h"
@@ -633,6 +634,44 @@ void rest_decode_finish(const struct decode_outcome *res, struct rest_resp *rs)
 
 /* ---- operations ---- */
 
+static void h_scans_csv(const struct rest_req *rq, const struct route_match *m,
+			struct rest_resp *rs)
+{
+	struct sess *s;
+
+	if (!authorize(rq, m, SB_ROLE_DESKTOP, &s, rs))
+		export_scans_csv(s, rs);
+}
+
+/* A scanner unpairs itself (its own token), or a desktop removes one (as a
+ * WS kick): either way the slot is free and desktops hear scanner_left. */
+static void h_scanner_delete(const struct rest_req *rq, const struct route_match *m,
+			     struct rest_resp *rs)
+{
+	struct auth_claims c;
+	struct sess *s;
+	int rc = session_authorize(rq->token, m->sid, SB_ROLE_SCANNER, &s, &c);
+
+	if (rc == SB_EFORBIDDEN && c.role == SB_ROLE_DESKTOP)
+		rc = session_authorize(rq->token, m->sid, SB_ROLE_DESKTOP, &s, &c);
+	if (rc) {
+		reply_err(rs, rc);
+		return;
+	}
+	if (c.role == SB_ROLE_SCANNER && strcmp(c.sub, m->id)) {
+		rest_error(rs, SB_WIRE_FORBIDDEN, "a scanner token may only unpair its own scanner");
+		return;
+	}
+	rc = c.role == SB_ROLE_SCANNER ? session_scanner_unpair(s, m->id)
+				       : session_scanner_kick(s, m->id);
+	if (rc == SB_ENOTFOUND)
+		rest_error(rs, SB_WIRE_NOT_FOUND, "no such scanner in this session");
+	else if (rc)
+		reply_err(rs, rc);
+	else
+		reply_empty(rs, 204); /* released after the commit */
+}
+
 static void h_healthz(struct rest_resp *rs)
 {
 	bool db = !store_ping(R.st), writes = !batch_store_failing(), ok = db && writes;
@@ -691,6 +730,8 @@ enum rest_result rest_dispatch(const struct rest_req *rq, struct rest_resp *rs,
 	case RR_ACK: h_ack(rq, &m, rs); break;
 	case RR_SCAN_STATUS: h_scan_status(rq, &m, rs); break;
 	case RR_DECODE: return h_decode(rq, &m, rs);
+	case RR_SCANS_CSV: h_scans_csv(rq, &m, rs); break;
+	case RR_SCANNER_DELETE: h_scanner_delete(rq, &m, rs); break;
 	case RR_HEALTHZ: h_healthz(rs); break;
 	case RR_METRICS: h_metrics(rs); break;
 	case RR_COUNT: break;

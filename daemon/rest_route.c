@@ -35,6 +35,8 @@ static const struct route_def routes[] = {
 	{ HM_POST,   "/api/v1/sessions/{sid}/ack",         RR_ACK },
 	{ HM_GET,    "/api/v1/sessions/{sid}/scans/{id}",  RR_SCAN_STATUS },
 	{ HM_POST,   "/api/v1/decode",                     RR_DECODE },
+	{ HM_GET,    "/api/v1/sessions/{sid}/scans.csv",   RR_SCANS_CSV },
+	{ HM_DELETE, "/api/v1/sessions/{sid}/scanners/{id}", RR_SCANNER_DELETE },
 	{ HM_GET,    "/healthz",                           RR_HEALTHZ },
 	{ HM_GET,    "/metrics",                           RR_METRICS },
 };

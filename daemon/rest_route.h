@@ -23,6 +23,8 @@ enum rest_route {
 	RR_ACK,               /* POST   /api/v1/sessions/{sid}/ack */
 	RR_SCAN_STATUS,       /* GET    /api/v1/sessions/{sid}/scans/{id} */
 	RR_DECODE,            /* POST   /api/v1/decode */
+	RR_SCANS_CSV,         /* GET    /api/v1/sessions/{sid}/scans.csv */
+	RR_SCANNER_DELETE,    /* DELETE /api/v1/sessions/{sid}/scanners/{id} */
 	RR_HEALTHZ,           /* GET    /healthz */
 	RR_METRICS,           /* GET    /metrics */
 	RR_COUNT

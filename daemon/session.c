@@ -5,6 +5,8 @@
  * long-poll waiters. The relay (relay.c) moves scans between the peers; this
  * file decides who may take part and for how long, and is the only writer of
  * struct sess. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -418,6 +420,62 @@ static void persist_activity(struct sess *s)
 		s->persisted_mono = s->active_mono;
 }
 
+/* ---- renewal ---- */
+
+static int issue_token(const char *sid, enum sb_role role, const char *sub,
+		       int64_t created_ms, char **token);
+
+/* A till open all day must not lose its phones to the maximum age: a session
+ * with open connections is renewed this close to it (two cleanup passes, as
+ * one may meet the write lock; at most half its life). */
+static int64_t renew_window_ms(void)
+{
+	int64_t w = 2 * (int64_t)S.cfg->cleanup_interval * 1000 + 1000;
+
+	return w < max_age_ms() / 2 ? w : max_age_ms() / 2;
+}
+
+static bool in_use(const struct sess *s)
+{
+	for (const struct peer *p = s->peers; p; p = p->next)
+		if (!p->closing)
+			return true;
+	return false;
+}
+
+/* Every open connection gets a token for the new life, for its own role
+ * and scanner; one that is not connected now keeps its old token, which
+ * ends at the old maximum age (that phone pairs again). */
+static void send_renewed(struct sess *s)
+{
+	int64_t expires_at = session_expires_at(s);
+
+	for (struct peer *p = s->peers; p; p = p->next) {
+		char *token = NULL;
+
+		if (p->closing || issue_token(s->id, p->role, p->role == SB_ROLE_DESKTOP ?
+					      "desktop" : p->scanner, s->created_at, &token))
+			continue;
+		session_peer_send(p, sb_msg_renewed(token, expires_at));
+		free(token);
+	}
+}
+
+static void maybe_renew(struct sess *s)
+{
+	int64_t now = clock_mono_ms(), wall = clock_wall_ms();
+
+	if (s->created_mono + max_age_ms() - now > renew_window_ms() || s->ending || !in_use(s))
+		return;
+	if (sess_try(s) || store_session_renew(S.st, s->id, wall))
+		return; /* the next pass tries again */
+	s->created_at = wall;
+	s->created_mono = now;
+	send_renewed(s);
+	metrics_inc(MC_SESSIONS_RENEWED);
+	log_info("session renewed at its maximum age", "sid=%s", s->id);
+}
+
 /* Every session is in memory (loaded at start), so expiry is decided here on
  * the monotonic clock; the database only needs the activity for a restart. */
 static void expire_sessions(void)
@@ -426,10 +484,12 @@ static void expire_sessions(void)
 
 	for (int i = 0; i < SESS_BUCKETS; i++) {
 		for (struct sess *s = S.buckets[i]; s; s = s->hnext) {
-			if (sess_expired(s))
+			if (sess_expired(s)) {
 				sid_list_add(s->id, &l);
-			else
+			} else {
 				persist_activity(s);
+				maybe_renew(s);
+			}
 		}
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -930,7 +990,10 @@ static void close_scanner_peers(struct sess *s, const char *scanner_id, int code
 	}
 }
 
-int session_scanner_kick(struct sess *s, const char *scanner_id)
+/* A kicked scanner's sockets close 4003 (it may not come back); one that
+ * unpaired itself asked for it: 1000. Either way its slot is free. */
+static int remove_scanner(struct sess *s, const char *scanner_id, const char *reason,
+			  int close_code)
 {
 	struct store_scanner sc;
 	int rc;
@@ -941,8 +1004,33 @@ int session_scanner_kick(struct sess *s, const char *scanner_id)
 		return rc;
 	if (store_scanner_kick(S.st, s->id, scanner_id))
 		return SB_EIO;
-	close_scanner_peers(s, scanner_id, 4003, "kicked");
-	session_notify_desktops(s, sb_msg_scanner_left(scanner_id, "kicked"), true);
-	log_info("scanner kicked", "sid=%s scanner=%s", s->id, scanner_id);
+	close_scanner_peers(s, scanner_id, close_code, reason);
+	session_notify_desktops(s, sb_msg_scanner_left(scanner_id, reason), true);
+	log_info("scanner removed", "sid=%s scanner=%s reason=%s", s->id, scanner_id, reason);
+	return 0;
+}
+
+int session_scanner_kick(struct sess *s, const char *scanner_id)
+{
+	return remove_scanner(s, scanner_id, "kicked", 4003);
+}
+
+int session_scanner_unpair(struct sess *s, const char *scanner_id)
+{
+	return remove_scanner(s, scanner_id, "unpaired", 1000);
+}
+
+int session_scans_each(struct sess *s, store_scan_fn fn, void *ctx)
+{
+	return store_scans_after(S.st, s->id, 0, INT64_MAX, INT_MAX, fn, ctx) ? SB_EIO : 0;
+}
+
+int session_scanner_name(struct sess *s, const char *scanner_id, char *out, size_t size)
+{
+	struct store_scanner sc;
+
+	if (store_scanner_get(S.st, s->id, scanner_id, &sc))
+		return SB_ENOTFOUND;
+	snprintf(out, size, "%s", sc.name);
 	return 0;
 }

@@ -174,5 +174,13 @@ void session_notify_desktops(struct sess *s, char *msg, bool after_commit);
  * else its sockets close 4003 and the desktops hear scanner_left after the
  * commit. */
 int session_scanner_kick(struct sess *s, const char *scanner_id);
+/* The same for a scanner that leaves by itself (REST DELETE with its own
+ * token): its sockets close 1000, desktops hear scanner_left "unpaired". */
+int session_scanner_unpair(struct sess *s, const char *scanner_id);
+
+/* Every scan of s whose content is held (scan_retention), in seq order. */
+int session_scans_each(struct sess *s, store_scan_fn fn, void *ctx);
+/* The name a scanner of s paired with, removed ones too. */
+int session_scanner_name(struct sess *s, const char *scanner_id, char *out, size_t size);
 
 #endif

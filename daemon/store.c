@@ -46,7 +46,7 @@ extern const int store_migration_count;
 enum stmt {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_PING,
-	S_SESSION_CREATE, S_SESSION_GET, S_SESSION_TOUCH, S_SESSION_DELIVER,
+	S_SESSION_CREATE, S_SESSION_GET, S_SESSION_TOUCH, S_SESSION_RENEW, S_SESSION_DELIVER,
 	S_SCANS_DELIVER, S_SESSION_DELETE, S_SESSIONS_ALL, S_SESSION_COUNT,
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
 	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID, S_PAIR_RETIRE, S_PAIR_PURGE,
@@ -73,6 +73,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		" (SELECT COALESCE(MAX(seq), 0) FROM scans WHERE session_id = ?1)"
 		" FROM sessions WHERE id = ?1",
 	[S_SESSION_TOUCH] = "UPDATE sessions SET last_activity = ?2 WHERE id = ?1",
+	[S_SESSION_RENEW] = "UPDATE sessions SET created_at = ?2 WHERE id = ?1",
 	[S_SESSION_DELIVER] =
 		"UPDATE sessions SET delivered_seq = MAX(delivered_seq, ?2) WHERE id = ?1",
 	/* Runs before S_SESSION_DELIVER: scans up to the old delivered_seq were
@@ -655,6 +656,13 @@ int store_session_touch(struct store *st, const char *sid, int64_t last_activity
 	sqlite3_stmt *s = st->stmt[S_SESSION_TOUCH];
 
 	return update_one(st, s, bt(s, 1, sid) | bi(s, 2, last_activity));
+}
+
+int store_session_renew(struct store *st, const char *sid, int64_t created_at)
+{
+	sqlite3_stmt *s = st->stmt[S_SESSION_RENEW];
+
+	return update_one(st, s, bt(s, 1, sid) | bi(s, 2, created_at));
 }
 
 int store_session_deliver(struct store *st, const char *sid, int64_t seq, int64_t now)

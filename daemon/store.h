@@ -93,6 +93,8 @@ const char *store_last_error(const struct store *st);
 int store_session_create(struct store *st, const char *sid, int64_t now);
 int store_session_get(struct store *st, const char *sid, struct store_session *out); /* SB_ENOTFOUND */
 int store_session_touch(struct store *st, const char *sid, int64_t last_activity);
+/* A renewed session's life starts again at created_at (its maximum age). */
+int store_session_renew(struct store *st, const char *sid, int64_t created_at);
 /* Raises delivered_seq to seq (never lowers) and stamps delivered_at=now on the
  * scans with seq <= it that had none. */
 int store_session_deliver(struct store *st, const char *sid, int64_t seq, int64_t now);

@@ -638,6 +638,14 @@ char *sb_msg_scanner_left(const char *id, const char *reason)
 			 put_str(o, "reason", reason));
 }
 
+char *sb_msg_renewed(const char *token, int64_t expires_at)
+{
+	cJSON *o = new_msg("renewed");
+
+	return finish(o, o != NULL && put_str(o, "token", token) &&
+			 put_int(o, "expires_at", expires_at));
+}
+
 char *sb_msg_pong(int64_t t)
 {
 	cJSON *o = new_msg("pong");

@@ -94,6 +94,9 @@ char *sb_msg_delivered(const char *id, int64_t seq);
 char *sb_msg_scanner_joined(const char *id, const char *name);
 char *sb_msg_scanner_left(const char *id, const char *reason);
 char *sb_msg_pong(int64_t t);
+/* The session was renewed at its maximum age: this connection's new token
+ * (same session, role and scanner) and the new end of the session's life. */
+char *sb_msg_renewed(const char *token, int64_t expires_at);
 char *sb_msg_error(const char *code, const char *message, const char *id /* NULL ok */);
 char *sb_msg_session_expired(void);
 char *sb_msg_session_ended(const char *reason);

@@ -144,7 +144,7 @@ static void test_defaults(void)
 	CHECK_EQ_INT(c->session_max_age, 86400);
 	CHECK_EQ_INT(c->pair_code_ttl, 600);
 	CHECK_EQ_INT(c->cleanup_interval, 60);
-	CHECK_EQ_INT(c->scan_retention, 60);
+	CHECK_EQ_INT(c->scan_retention, 86400);
 	CHECK_EQ_INT(c->max_scanners, 16);
 	CHECK_EQ_INT(c->max_sessions, 10000);
 	CHECK_STR(c->api_key, "");
@@ -580,7 +580,7 @@ static void test_example_contents(void)
 		"# data_dir = data\n", "# durability = normal\n", "# web_root = \"\"\n",
 		"# session_ttl = 600\n", "# session_max_age = 86400\n",
 		"# pair_code_ttl = 600\n", "# cleanup_interval = 60\n",
-		"# scan_retention = 60\n", "# max_scanners = 16\n", "# max_sessions = 10000\n",
+		"# scan_retention = 86400\n", "# max_scanners = 16\n", "# max_sessions = 10000\n",
 		"# api_key = \"\"\n", "# max_connections = 12000\n",
 		"# max_connections_per_ip = 256\n", "# max_text_frame = 16384\n",
 		"# max_json_depth = 8\n", "# hello_timeout = 5\n", "# rate_burst = 100\n",

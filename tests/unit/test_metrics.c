@@ -63,6 +63,7 @@ static void test_every_name_once(void)
 		"scanbridge_connections", "scanbridge_sessions_active",
 		"scanbridge_longpoll_waiters", "scanbridge_scans_relayed_total",
 		"scanbridge_scans_duplicate_total", "scanbridge_sessions_created_total",
+		"scanbridge_sessions_renewed_total",
 		"scanbridge_sessions_expired_total", "scanbridge_sessions_deleted_total",
 		"scanbridge_scanners_paired_total", "scanbridge_scans_delivered_total",
 		"scanbridge_commits_total", "scanbridge_commit_failures_total",
