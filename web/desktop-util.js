@@ -82,6 +82,28 @@ export function save(store, key, value) {
   } catch { /* quota or privacy mode: the page still works, it just will not resume */ }
 }
 
+/**
+ * Offers text as a file download (CSV, JSON) without a server round trip.
+ * @param {string} name @param {string} type MIME type @param {string} text
+ */
+export function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** A file name stamp: 2024-05-01-1432. @param {number} t */
+export function stamp(t) {
+  const d = new Date(t), p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}`;
+}
+
 /** document.createElement with a class and text. @param {string} tag @param {string} [cls] @param {string} [text] */
 export function el(tag, cls, text) {
   const e = document.createElement(tag);

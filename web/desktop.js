@@ -1,45 +1,51 @@
-// Desktop POS page (served at /): opens a session (or resumes this tab's one
-// after a reload), shows the pairing QR, the scanners and the live scan list.
-// Built on the embeddable client; everything it shows comes from its events.
+// Desktop POS page (served at /): opens the till's session (or rejoins it:
+// reloads, new tabs, browser restarts), shows the pairing QR, the scanners and
+// the scans a cashier counts — one row per code with ×N, the last scan large,
+// filter, export, undoable delete and clear. Built on the embeddable client;
+// everything it shows comes from its events.
 import { ScanBridgeClient, backoffDelay } from '/client/scanbridge.js';
-import { beep, copyText, el, fmtLatency, fmtTime, load, save } from '/desktop-util.js';
+import { beep, copyText, download, el, fmtLatency, fmtTime, load, save, stamp } from '/desktop-util.js';
+import { colourSlot, exportRecords, filterRows, groupRows, rowKey, scanTime, toCsv, unreachableHost } from '/desktop-list.js';
 
-// sessionStorage (per tab, survives reloads). The client keeps the session
-// itself (its default key, CLIENT_KEY); the page keeps what the view shows,
-// tagged with the session it belongs to.
+// localStorage (per browser profile and origin): the till's session lives as
+// long as the daemon keeps it, whatever happens to tabs. The client keeps the
+// session itself (CLIENT_KEY); the page keeps what the view shows, tagged
+// with the session it belongs to, and preferences.
+const store = localStorage;
 const CLIENT_KEY = 'scanbridge.client';
 const VIEW_KEY = 'scanbridge.desktop';         // {session, code_refresh_at, scanners}
 const SCANS_KEY = 'scanbridge.desktop.scans';  // {session, scans} newest first
-// localStorage (per browser): preferences.
 const SOUND_KEY = 'scanbridge.sound';
+const AUTOCOPY_KEY = 'scanbridge.autocopy';
 
-const MAX_SCANS = 500;
+const MAX_SCANS = 2000;
+const UNDO_MS = 8000;
 const CODE_REFRESH_MS = 5 * 60 * 1000;   // rotate a pair code whose expiry we do not know
 const CODE_MARGIN_MS = 60 * 1000;        // rotate this long before a known expiry
 const RETRY_MIN_MS = 1000;                // opening the session: the client's backoff, from 1 s
 const RETRY_MAX_MS = 30000;
 
-const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const els = {
   state: $('state'), banner: $('banner'), sound: $('sound'), soundState: $('sound-state'), end: $('end'),
-  pairLive: $('pair-live'), qrBox: $('qr-box'), qr: /** @type {HTMLImageElement} */ ($('qr')),
-  pairUrl: $('pair-url'), newCode: /** @type {HTMLButtonElement} */ ($('new-code')),
+  reach: $('reach'), reachHost: $('reach-host'), reachWhy: $('reach-why'),
+  pairToggle: $('pair-toggle'), pairLive: $('pair-live'), qrBox: $('qr-box'), qr: $('qr'),
+  pairUrl: $('pair-url'), newCode: $('new-code'),
   pairEnded: $('pair-ended'), endedText: $('ended-text'), restart: $('restart'),
   scanners: $('scanners'), noScanners: $('no-scanners'), scannerCount: $('scanner-count'),
   scansH: $('scans-h'), scannersH: $('scanners-h'),
   scans: $('scans'), noScans: $('no-scans'), scanCount: $('scan-count'),
-  copyAll: /** @type {HTMLButtonElement} */ ($('copy-all')), clear: /** @type {HTMLButtonElement} */ ($('clear')),
-  toast: $('toast'), confirmEnd: /** @type {HTMLDialogElement} */ ($('confirm-end')),
+  last: $('last'), lastCode: $('last-code'), lastTimes: $('last-times'), lastFormat: $('last-format'),
+  lastWho: $('last-who'), lastTime: $('last-time'), copyLast: $('copy-last'),
+  filterRow: $('filter-row'), filter: $('filter'), filterCount: $('filter-count'),
+  copyAll: $('copy-all'), exportCsv: $('export-csv'), exportJson: $('export-json'), exportBox: $('export-box'),
+  clear: $('clear'), autoCopy: $('auto-copy'), announce: $('announce'),
+  toast: $('toast'), toastText: $('toast-text'), toastUndo: $('toast-undo'), confirmEnd: $('confirm-end'),
 };
 
 const STATE_TEXT = {
   idle: 'Starting…', connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…',
   fallback: 'Live (polling)', ended: 'Session ended', offline: 'Offline',
-};
-const BANNER_TEXT = {
-  reconnecting: 'Connection lost. Scans wait on the phones.',
-  offline: 'Cannot reach the scanbridge box. Retrying…',
-  fallback: 'Receiving scans over HTTP polling (no WebSocket).',
 };
 const END_TEXT = {
   deleted: 'This session was ended. Phones paired with it were disconnected.',
@@ -47,43 +53,43 @@ const END_TEXT = {
   unauthorized: 'This session is no longer valid.',
 };
 
-/** @typedef {{seq:number, id:string, code:string, format:string, scanner:string,
- *   scanner_name:string, scanned_at:(number|null), received_at:number, latency_ms:(number|null)}} ViewScan */
-/** @typedef {{id:string, name:string, connected:boolean, last_seen:(number|null), scans:number}} ViewScanner */
+/** @typedef {import('/desktop-list.js').ViewScan} ViewScan */
+/** @typedef {{id:string, name:string, connected:boolean, last_seen:(number|null), scans:number, colour:number}} ViewScanner */
 
 /** @type {ScanBridgeClient|null} */
 let client = null;
 let generation = 0;          // bumps on every (re)start so stale async work can bail out
 /** @type {Map<string, ViewScanner>} */
 let scanners = new Map();
-/** @type {ViewScan[]} newest first */
+/** @type {ViewScan[]} newest first; what the list shows (cleared and deleted ones are gone from here) */
 let scans = [];
 let qrObject = '';
 let codeTimer = 0;
 let codeRefreshAt = 0;
 let toastTimer = 0;
-let soundOn = load(localStorage, SOUND_KEY) === true;
+/** @type {(() => void)|null} what the toast's Undo does */
+let undoFn = null;
+let pairOpen = false;        // the QR is shown although a phone is paired
+let soundOn = load(store, SOUND_KEY) === true;
+let autoCopy = load(store, AUTOCOPY_KEY) === true;
 
 // --- persistence -------------------------------------------------------------
 
 function persist() {
   if (!client || !client.session) return;
-  save(sessionStorage, VIEW_KEY, {
-    session: client.session, code_refresh_at: codeRefreshAt, scanners: [...scanners.values()],
-  });
+  save(store, VIEW_KEY, { session: client.session, code_refresh_at: codeRefreshAt, scanners: [...scanners.values()] });
 }
 function persistScans() {
-  if (client && client.session) save(sessionStorage, SCANS_KEY, { session: client.session, scans });
+  if (client && client.session) save(store, SCANS_KEY, { session: client.session, scans });
 }
-const persistScanners = persist;
 function forget() {
-  for (const k of [CLIENT_KEY, VIEW_KEY, SCANS_KEY]) save(sessionStorage, k, null);
+  for (const k of [CLIENT_KEY, VIEW_KEY, SCANS_KEY]) save(store, k, null);
 }
 
-/** Restores the view of `session` saved before a reload (nothing for another session). */
+/** Restores the view of `session` saved earlier (by this or another tab; nothing for another session). */
 function restoreView(session) {
-  const v = load(sessionStorage, VIEW_KEY);
-  const sc = load(sessionStorage, SCANS_KEY);
+  const v = load(store, VIEW_KEY);
+  const sc = load(store, SCANS_KEY);
   const mine = (x) => !!session && !!x && x.session === session;
   scans = mine(sc) && Array.isArray(sc.scans) ? sc.scans : [];
   scanners = new Map(mine(v) && Array.isArray(v.scanners) ? v.scanners.map((s) => [s.id, { ...s, connected: false }]) : []);
@@ -94,12 +100,22 @@ function restoreView(session) {
 
 // --- small UI pieces -----------------------------------------------------------
 
-function toast(text, bad = false) {
-  els.toast.textContent = text;
+/** A toast; with `undo`, an Undo button that works for UNDO_MS. */
+function toast(text, bad = false, undo = null) {
+  els.toastText.textContent = text;
   els.toast.classList.toggle('bad', bad);
   els.toast.classList.add('show');
+  undoFn = undo;
+  els.toastUndo.hidden = !undo;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => els.toast.classList.remove('show'), bad ? 6000 : 2500);
+  toastTimer = setTimeout(hideToast, undo ? UNDO_MS : bad ? 6000 : 2500);
+}
+function hideToast() {
+  const hadFocus = els.toast.contains(document.activeElement);
+  els.toast.classList.remove('show');
+  els.toastUndo.hidden = true;
+  undoFn = null;
+  if (hadFocus) els.scansH.focus();
 }
 
 function banner(text) {
@@ -107,27 +123,73 @@ function banner(text) {
   els.banner.title = text || '';
 }
 
+const isLive = () => !!client && (client.state === 'live' || client.state === 'fallback');
+/** The box cannot be reached right now (as opposed to: the session is over). */
+const isOut = () => /^(reconnecting|offline)$/.test(els.state.dataset.state || '');
+
+/** Why the state is not Live, and since when the box has been silent. */
+function outageText(s) {
+  if (s === 'fallback') return 'Receiving scans over HTTP polling (no WebSocket).';
+  if (s !== 'reconnecting' && s !== 'offline') return '';
+  const t = client && client.lastHeardAt;
+  const since = t ? `Last heard from the box at ${fmtTime(t)}.` : 'Not reached yet.';
+  return `Cannot reach the scanbridge box. ${since} Scans wait on the phones. Retrying…`;
+}
+
 function setState(s) {
   els.state.textContent = STATE_TEXT[s] || s;
-  document.title = `scanbridge — ${STATE_TEXT[s] || s}`;
   els.state.dataset.state = s;
   document.body.dataset.state = s;
-  banner(BANNER_TEXT[s] || '');
-  const ended = s === 'ended';
-  els.end.disabled = ended || !client || !client.session;
-  els.newCode.disabled = ended || !(s === 'live' || s === 'fallback');
-  els.pairLive.hidden = ended;
-  els.pairEnded.hidden = !ended;
+  banner(outageText(s));
+  renderTitle();
+  renderActions();
   renderScanners();
+}
+
+/** Buttons that need the daemon are off while it cannot be reached. */
+function renderActions() {
+  const s = client ? client.state : 'idle';
+  const ended = s === 'ended';
+  els.end.disabled = ended || !client || !client.session || isOut();
+  els.newCode.disabled = ended || !isLive() || codeBusy;
+  els.exportBox.disabled = !isLive();
+  els.pairEnded.hidden = !ended;
+  renderPairPanel();
+}
+
+function renderTitle() {
+  const s = client ? client.state : 'idle';
+  const n = scans.length;
+  document.title = (n ? `(${n}) ` : '') + `scanbridge — ${STATE_TEXT[s] || s}`;
 }
 
 function renderSound() {
   els.sound.setAttribute('aria-pressed', String(soundOn));
-  els.soundState.textContent = soundOn ? 'on' : 'off';
-  els.sound.title = soundOn ? 'Beep on each scan: click to mute' : 'Click to beep on each scan';
+  els.soundState.textContent = soundOn ? ': on' : ': off';
+  els.sound.title = soundOn ? 'A beep on each scan (on). Click to mute' : 'No beep on scans (off). Click to beep on each scan';
 }
 
 // --- pairing QR ------------------------------------------------------------------
+
+/** Once a phone is paired the QR folds away behind "Pair another phone". */
+function renderPairPanel() {
+  const ended = !!client && client.state === 'ended';
+  const collapsible = scanners.size > 0 && !ended;
+  const open = !ended && (!collapsible || pairOpen);
+  els.pairToggle.hidden = !collapsible;
+  els.pairToggle.setAttribute('aria-expanded', String(open));
+  els.pairToggle.textContent = open ? 'Hide pairing code' : 'Pair another phone';
+  els.pairLive.hidden = !open;
+}
+
+/** A banner when the pairing link names this computer: phones cannot open it. */
+function checkReach(url) {
+  const why = url ? unreachableHost(url) : '';
+  els.reach.hidden = !why;
+  if (!why) return;
+  els.reachHost.textContent = new URL(url).host;
+  els.reachWhy.textContent = why === 'loopback' ? 'this computer only' : 'not an address phones can use';
+}
 
 function showQr(url) {
   if (qrObject) URL.revokeObjectURL(qrObject);
@@ -136,6 +198,7 @@ function showQr(url) {
   els.qr.hidden = false;
   els.qrBox.dataset.loading = 'false';
   els.pairUrl.textContent = client.pairUrl || '';
+  checkReach(client.pairUrl);
 }
 
 function scheduleCodeRefresh(at) {
@@ -143,10 +206,6 @@ function scheduleCodeRefresh(at) {
   clearTimeout(codeTimer);
   codeTimer = setTimeout(() => { if (isLive()) newCode(false); }, Math.max(1000, at - Date.now()));
   persist();
-}
-
-function isLive() {
-  return !!client && (client.state === 'live' || client.state === 'fallback');
 }
 
 /** Shows the QR of the current pair URL; issues a new code if it is used up or stale. */
@@ -163,8 +222,7 @@ async function loadQr() {
     const url = await client.qrObjectUrl();
     if (gen !== generation) { URL.revokeObjectURL(url); return; }
     showQr(url);
-    if (!codeRefreshAt) scheduleCodeRefresh(Date.now() + CODE_REFRESH_MS);
-    else scheduleCodeRefresh(codeRefreshAt);
+    scheduleCodeRefresh(codeRefreshAt || Date.now() + CODE_REFRESH_MS);
   } catch (e) {
     if (gen !== generation) return;
     if (e && e.code === 'pair_code_invalid') return newCode(false);
@@ -196,7 +254,7 @@ async function newCode(user = true) {
   } finally {
     codeBusy = false;
     els.newCode.removeAttribute('aria-busy');
-    if (gen === generation) els.newCode.disabled = !isLive();
+    if (gen === generation) renderActions();
   }
 }
 
@@ -207,8 +265,23 @@ function scannerName(id) {
   return (s && s.name) || 'Scanner ' + String(id).slice(0, 6);
 }
 
+/**
+ * A scanner's colour slot: the first one no other scanner of the session has
+ * (hashing random ids would give two phones the same colour one time in eight).
+ */
+function freeColour(id) {
+  const used = new Set([...scanners.values()].map((s) => s.colour));
+  for (let i = 0; i < 8; i++) if (!used.has(i)) return i;
+  return colourSlot(id);
+}
+/** @param {string} id */
+function colourOf(id) {
+  const s = scanners.get(id);
+  return s && typeof s.colour === 'number' ? s.colour : colourSlot(id);
+}
+
 function upsertScanner(id, fields) {
-  const s = scanners.get(id) || { id, name: '', connected: false, last_seen: null, scans: 0 };
+  const s = scanners.get(id) || { id, name: '', connected: false, last_seen: null, scans: 0, colour: freeColour(id) };
   Object.assign(s, fields);
   scanners.set(id, s);
   // Scans that arrived before the scanner's name was known get it now.
@@ -220,23 +293,30 @@ function upsertScanner(id, fields) {
   return s;
 }
 
+/** A scanner's connection as far as this page knows: unknown while the box is out of reach. */
+function connText(s) {
+  if (isOut()) return ['unknown', 'Unknown'];
+  return s.connected ? ['connected', 'Connected'] : ['offline', 'Offline'];
+}
+
 function renderScanners() {
   const canKick = !!client && client.state === 'live';
   els.scanners.classList.toggle('ended-session', !!client && client.state === 'ended');
   const items = [...scanners.values()].sort((a, b) =>
     Number(b.connected) - Number(a.connected) || a.name.localeCompare(b.name));
   els.scanners.replaceChildren(...items.map((s) => {
-    const li = el('li', s.connected ? 'connected' : 'offline');
+    const [cls, label] = connText(s);
+    const li = el('li', cls);
     li.dataset.id = s.id;
+    li.dataset.colour = String(colourOf(s.id));
     const info = el('div', 'info');
     const name = el('span', 'name', s.name || scannerName(s.id));
     name.title = s.name || s.id;
     const meta = el('span', 'meta');
-    const pill = el('span', 'conn', s.connected ? 'Connected' : 'Offline');
-    meta.append(pill);
+    meta.append(el('span', 'conn', label));
     if (s.last_seen) {
       const t = el('time', '', (s.connected ? 'last scan ' : 'last seen ') + fmtTime(s.last_seen));
-      /** @type {HTMLTimeElement} */ (t).dateTime = new Date(s.last_seen).toISOString();
+      t.dateTime = new Date(s.last_seen).toISOString();
       if (!s.connected || s.scans) meta.append(' · ', t);
     }
     if (s.scans) meta.append(' · ', s.scans === 1 ? '1 scan' : s.scans + ' scans');
@@ -246,12 +326,13 @@ function renderScanners() {
     rm.setAttribute('aria-label', 'Remove ' + (s.name || scannerName(s.id)));
     rm.disabled = !canKick;
     rm.addEventListener('click', () => kick(s.id, rm));
-    li.append(info, rm);
+    li.append(el('span', 'dot'), info, rm);
     return li;
   }));
   els.noScanners.hidden = scanners.size > 0;
   const n = [...scanners.values()].filter((s) => s.connected).length;
-  els.scannerCount.textContent = scanners.size ? `${n} of ${scanners.size} connected` : '';
+  els.scannerCount.textContent = !scanners.size ? '' : isOut() ? `${scanners.size} paired` : `${n} of ${scanners.size} connected`;
+  renderPairPanel();
 }
 
 function kick(id, button) {
@@ -263,42 +344,89 @@ function kick(id, button) {
   button.textContent = 'Removing…';
 }
 
+/** A scanner left the session for good (removed here, or unpaired on the phone). */
+function dropScanner(id, text) {
+  const s = scanners.get(id);
+  scanners.delete(id);
+  if (s) toast(`${s.name || 'Scanner'} ${text}`);
+  if (els.scanners.contains(document.activeElement)) els.scannersH.focus();
+}
+
 // --- scans ---------------------------------------------------------------------------
 
-/** @param {ViewScan} s */
-function scanItem(s) {
+/** @param {import('/desktop-list.js').Row} r */
+function rowItem(r) {
+  const s = r.last;
   const li = el('li');
+  li.dataset.key = r.key;
   li.dataset.seq = String(s.seq);
-  const code = el('span', 'code', s.code);
-  const copy = el('button', 'ghost small copy', 'Copy');
-  copy.type = 'button';
-  copy.setAttribute('aria-label', 'Copy ' + s.code);
-  copy.addEventListener('click', async () => {
-    const ok = await copyText(s.code);
-    toast(ok ? 'Copied ' + s.code : 'Copy failed: select the code and press Ctrl+C', !ok);
-  });
+  li.dataset.colour = String(s.colour ?? colourOf(s.scanner));
+  const code = el('span', 'code', r.code);
+  const times = el('span', 'times', r.count > 1 ? '×' + r.count : '');
+  times.setAttribute('aria-label', r.count > 1 ? r.count + ' times' : '');
+  const head = el('span', 'row-head');
+  head.append(code, ' ', times);
   const meta = el('span', 'meta');
-  const t = s.scanned_at || s.received_at;
+  const t = scanTime(s);
   const time = el('time', '', fmtTime(t));
-  /** @type {HTMLTimeElement} */ (time).dateTime = new Date(t).toISOString();
-  const lat = el('span', 'latency', 'latency ' + fmtLatency(s.latency_ms));
-  lat.title = 'End to end: from the scan on the phone to this screen';
-  meta.append(el('span', 'format', s.format.replace(/_/g, '-')), el('span', 'who', s.scanner_name),
-    time, lat, el('span', 'seq', '#' + s.seq));
-  li.append(code, copy, meta);
+  time.dateTime = new Date(t).toISOString();
+  // Latency and seq are for IT, not for the cashier: a tooltip.
+  time.title = `Latency ${fmtLatency(s.latency_ms)} (phone to screen) · #${s.seq}`;
+  meta.append(el('span', 'format', s.format.replace(/_/g, '-')), el('span', 'who', s.scanner_name), time);
+  const copy = button('ghost small copy', 'Copy', 'Copy ' + r.code, () => copyCode(r.code));
+  const del = button('ghost small del', 'Delete', 'Delete ' + r.code, () => deleteRow(r.key));
+  li.append(head, copy, del, meta);
   return li;
 }
 
-function renderScanCount() {
-  els.scanCount.textContent = scans.length ? String(scans.length) : '';
-  els.noScans.hidden = scans.length > 0;
-  els.copyAll.disabled = scans.length === 0;
-  els.clear.disabled = scans.length === 0;
+function button(cls, text, label, onClick) {
+  const b = el('button', cls, text);
+  b.type = 'button';
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+async function copyCode(code) {
+  const ok = await copyText(code);
+  toast(ok ? 'Copied ' + code : 'Copy failed: select the code and press Ctrl+C', !ok);
+}
+
+function renderLast(rows) {
+  const r = rows.find((x) => x.last.seq === Math.max(...scans.map((s) => s.seq)));
+  els.last.hidden = !r;
+  if (!r) return;
+  const s = r.last;
+  els.lastCode.textContent = r.code;
+  els.lastTimes.textContent = r.count > 1 ? '×' + r.count : '';
+  els.lastFormat.textContent = s.format.replace(/_/g, '-');
+  els.lastWho.textContent = s.scanner_name;
+  els.last.dataset.colour = String(s.colour ?? colourOf(s.scanner));
+  els.lastTime.textContent = fmtTime(scanTime(s));
+  els.lastTime.dateTime = new Date(scanTime(s)).toISOString();
 }
 
 function renderScans() {
-  els.scans.replaceChildren(...scans.map(scanItem));
-  renderScanCount();
+  const rows = groupRows(scans);
+  const shown = filterRows(rows, els.filter.value);
+  els.scans.replaceChildren(...shown.map(rowItem));
+  renderLast(rows);
+  const n = scans.length;
+  els.scanCount.textContent = n ? `${n} ${n === 1 ? 'scan' : 'scans'}, ${rows.length} ${rows.length === 1 ? 'code' : 'codes'}` : '';
+  els.filterCount.textContent = els.filter.value.trim() ? `${shown.length} of ${rows.length}` : '';
+  els.noScans.hidden = n > 0;
+  els.filterRow.hidden = n === 0 && !els.filter.value;
+  for (const b of [els.copyAll, els.exportCsv, els.exportJson, els.clear]) b.disabled = n === 0;
+  renderTitle();
+}
+
+/** Makes the row of `key` flash: a repeat is as visible as a new code. */
+function flashRow(key) {
+  const li = [...els.scans.children].find((x) => /** @type {HTMLElement} */ (x).dataset.key === key);
+  if (li) li.classList.add('fresh');
+  els.last.classList.remove('fresh');
+  void els.last.offsetWidth; // restart the animation
+  els.last.classList.add('fresh');
 }
 
 function onScan(ev) {
@@ -310,27 +438,62 @@ function onScan(ev) {
   const s = {
     seq: d.seq, id: d.id, code: d.code, format: d.format || 'UNKNOWN', scanner: d.scanner,
     scanner_name: scannerName(d.scanner), scanned_at: d.scanned_at ?? null, received_at: d.received_at,
-    latency_ms: typeof from === 'number' ? now - from : null,
+    latency_ms: typeof from === 'number' ? now - from : null, colour: colourOf(d.scanner),
   };
   scans.unshift(s);
   if (scans.length > MAX_SCANS) scans.length = MAX_SCANS;
-  const li = scanItem(s);
-  li.classList.add('fresh');
-  els.scans.prepend(li);
-  while (els.scans.children.length > MAX_SCANS) els.scans.lastElementChild.remove();
-  renderScanCount();
+  renderScans();
+  flashRow(rowKey(s));
+  const count = scans.filter((x) => rowKey(x) === rowKey(s)).length;
+  els.announce.textContent = `${s.code} from ${s.scanner_name}` + (count > 1 ? `, ${count} times` : '');
   const sc = scanners.get(d.scanner);
   if (sc) {
     sc.scans++;
     sc.last_seen = Math.max(sc.last_seen || 0, now);
     renderScanners();
-    persistScanners();
+    persist();
   }
   // Stored before this handler returns, i.e. before the client acknowledges
   // the scan and stores its seq: a reload in between replays it, and the
   // check above keeps it from showing twice.
   persistScans();
   if (soundOn) beep();
+  if (autoCopy) autoCopyCode(s.code);
+}
+
+let autoCopyWarned = false;
+/** "Copy each new scan": for POS software that cannot embed the client. */
+async function autoCopyCode(code) {
+  const ok = await copyText(code);
+  if (!ok && !autoCopyWarned) {
+    autoCopyWarned = true; // once: a failing clipboard would otherwise toast every scan
+    toast('Could not copy the scan automatically: the browser allows it only while this page has focus.', true);
+  }
+}
+
+/** Takes scans out of the list, with Undo (the box still has them: "All (from box)"). */
+function removeScans(pred, text) {
+  const gone = scans.filter(pred);
+  if (!gone.length) return;
+  scans = scans.filter((s) => !pred(s));
+  persistScans();
+  renderScans();
+  const gen = generation;
+  toast(text, false, () => {
+    if (gen !== generation) return;
+    const have = new Set(scans.map((s) => s.seq));
+    scans = [...scans, ...gone.filter((s) => !have.has(s.seq))].sort((a, b) => b.seq - a.seq);
+    persistScans();
+    renderScans();
+    toast('Restored');
+  });
+  // The button that was pressed is gone or disabled: Undo is the natural next stop.
+  els.toastUndo.focus();
+}
+
+function deleteRow(key) {
+  const code = scans.find((s) => rowKey(s) === key)?.code || '';
+  removeScans((s) => rowKey(s) === key, `Deleted ${code}`);
 }
 
 // --- the client ----------------------------------------------------------------------
@@ -351,7 +514,6 @@ function wire(c) {
     }
     for (const id of [...scanners.keys()]) if (!seen.has(id)) scanners.delete(id); // removed meanwhile
     renderScanners();
-    persistScanners();
     persist();
     if (!qrObject || (codeRefreshAt && Date.now() >= codeRefreshAt)) refreshQr();
     else scheduleCodeRefresh(codeRefreshAt);
@@ -360,27 +522,29 @@ function wire(c) {
     const s = e.detail;
     const isNew = !scanners.has(s.id);
     upsertScanner(s.id, { name: s.name || '', connected: true, last_seen: Date.now() });
+    if (isNew) pairOpen = false;
     renderScanners();
-    persistScanners();
+    persist();
     if (isNew) {
       toast(`${s.name || 'A scanner'} paired`);
-      newCode(false); // its code is used up: show a fresh one for the next phone
+      newCode(false); // its code is used up: a fresh one for the next phone
     }
   }));
   c.addEventListener('scanner_left', mine((e) => {
     const { scanner, reason } = e.detail;
     const s = scanners.get(scanner);
-    if (reason === 'kicked') {
-      scanners.delete(scanner);
-      if (s) toast(`${s.name || 'Scanner'} removed`);
-      if (els.scanners.contains(document.activeElement)) els.scannersH.focus();
-    } else if (s) {
+    if (reason === 'kicked') dropScanner(scanner, 'removed');
+    else if (reason === 'unpaired') dropScanner(scanner, 'unpaired itself');
+    else if (s) {
       s.connected = false;
       s.last_seen = Date.now();
     }
     renderScanners();
-    persistScanners();
+    persist();
   }));
+  // A till open all day: the session is renewed at its maximum age, the client
+  // keeps the new token (also for other tabs); nothing to do but remember.
+  c.addEventListener('renewed', mine(() => persist()));
   c.addEventListener('scan', mine(onScan));
   c.addEventListener('error', mine((e) => {
     const d = e.detail || {};
@@ -395,6 +559,7 @@ function onEnded(reason) {
   els.qr.removeAttribute('src');
   els.qrBox.dataset.loading = 'true';
   els.pairUrl.textContent = '';
+  els.reach.hidden = true;
   els.endedText.textContent = END_TEXT[reason] || 'This session is closed.';
   for (const s of scanners.values()) s.connected = false;
   renderScanners();
@@ -404,7 +569,7 @@ function onEnded(reason) {
 
 let retryTimer = 0;
 
-/** Opens this tab's session (the client resumes it after a reload) or a new one. */
+/** Opens the till's session (the client rejoins the stored one) or a new one. */
 async function start(attempt = 0) {
   clearTimeout(retryTimer);
   clearTimeout(codeTimer);
@@ -413,7 +578,7 @@ async function start(attempt = 0) {
   els.qr.hidden = true;
   els.qrBox.dataset.loading = 'true';
   els.pairUrl.textContent = '';
-  const c = new ScanBridgeClient();
+  const c = new ScanBridgeClient({ storage: store, storageKey: CLIENT_KEY });
   client = c;
   wire(c);
   if (!attempt) restoreView(c.session); // the stored session, if any: no flash of an empty list
@@ -436,7 +601,7 @@ async function start(attempt = 0) {
   }
   if (gen !== generation) return;
   // A stored session that was gone has been replaced by a new one.
-  if (load(sessionStorage, VIEW_KEY)?.session !== c.session) restoreView(c.session);
+  if (load(store, VIEW_KEY)?.session !== c.session) restoreView(c.session);
   persist();
   persistScans();
   setState(c.state);
@@ -446,27 +611,86 @@ async function start(attempt = 0) {
 // --- controls ----------------------------------------------------------------------
 
 els.newCode.addEventListener('click', () => newCode(true));
+els.pairToggle.addEventListener('click', () => {
+  pairOpen = !pairOpen;
+  renderPairPanel();
+  if (pairOpen && (!qrObject || (codeRefreshAt && Date.now() >= codeRefreshAt))) refreshQr();
+});
 
 els.sound.addEventListener('click', () => {
   soundOn = !soundOn;
-  save(localStorage, SOUND_KEY, soundOn);
+  save(store, SOUND_KEY, soundOn);
   renderSound();
   if (soundOn) beep(); // a sample, and unlocks audio (this is a user gesture)
 });
 
+els.autoCopy.checked = autoCopy;
+els.autoCopy.addEventListener('change', () => {
+  autoCopy = els.autoCopy.checked;
+  autoCopyWarned = false;
+  save(store, AUTOCOPY_KEY, autoCopy);
+});
+
 els.copyAll.addEventListener('click', async () => {
-  const ok = await copyText(scans.map((s) => s.code).join('\n'));
-  toast(ok ? `Copied ${scans.length} ${scans.length === 1 ? 'code' : 'codes'}` : 'Copy failed', !ok);
+  const codes = groupRows(scans).map((r) => r.code);
+  const ok = await copyText(codes.join('\n'));
+  toast(ok ? `Copied ${codes.length} ${codes.length === 1 ? 'code' : 'codes'}` : 'Copy failed', !ok);
+});
+els.copyLast.addEventListener('click', copyLast);
+
+function copyLast() {
+  if (scans.length) copyCode(scans.reduce((a, b) => (b.seq > a.seq ? b : a)).code);
+  else toast('No scan yet', true);
+}
+
+els.exportCsv.addEventListener('click', () => {
+  download(`scans-${stamp(Date.now())}.csv`, 'text/csv;charset=utf-8', toCsv(exportRecords(groupRows(scans))));
+});
+els.exportJson.addEventListener('click', () => {
+  download(`scans-${stamp(Date.now())}.json`, 'application/json',
+    JSON.stringify(exportRecords(groupRows(scans)), null, 2) + '\n');
+});
+els.exportBox.addEventListener('click', async () => {
+  if (!client) return;
+  try {
+    download(`scans-${stamp(Date.now())}-all.csv`, 'text/csv;charset=utf-8', await client.scansCsv());
+  } catch (e) {
+    toast('Could not get the scans from the box: ' + (e.message || e), true);
+  }
+});
+
+els.filter.addEventListener('input', renderScans);
+els.filter.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && els.filter.value) { els.filter.value = ''; renderScans(); }
 });
 
 els.clear.addEventListener('click', () => {
-  // Only the view: the scans were delivered when they arrived.
-  scans = [];
-  persistScans();
-  renderScans();
-  els.scansH.focus();
-  toast('List cleared');
+  const n = scans.length;
+  removeScans(() => true, `Cleared ${n} ${n === 1 ? 'scan' : 'scans'}`);
 });
+els.toastUndo.addEventListener('click', () => {
+  const fn = undoFn;
+  hideToast();
+  if (fn) fn();
+  els.scansH.focus();
+});
+
+// Keyboard: Alt+C copies the last scan, Alt+L goes to the list, / filters,
+// Ctrl+Z undoes while the Undo toast is up. `code` (not `key`): Alt changes
+// the character on some layouts.
+document.addEventListener('keydown', (e) => {
+  const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(/** @type {HTMLElement} */ (e.target).tagName || '');
+  if (e.altKey && !e.ctrlKey && !e.metaKey && e.code === 'KeyC') { e.preventDefault(); copyLast(); return; }
+  if (e.altKey && !e.ctrlKey && !e.metaKey && e.code === 'KeyL') { e.preventDefault(); focusList(); return; }
+  if (!typing && e.key === '/' && !e.altKey && !e.ctrlKey && !e.metaKey) { e.preventDefault(); els.filterRow.hidden = false; els.filter.focus(); return; }
+  if (!typing && undoFn && (e.ctrlKey || e.metaKey) && e.key === 'z') { e.preventDefault(); els.toastUndo.click(); }
+});
+
+/** The first row's Copy button (Tab goes on through the list), else the heading. */
+function focusList() {
+  const first = els.scans.querySelector('button');
+  (first || els.scansH).focus();
+}
 
 els.end.addEventListener('click', () => {
   if (typeof els.confirmEnd.showModal === 'function') els.confirmEnd.showModal();

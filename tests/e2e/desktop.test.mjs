@@ -5,6 +5,8 @@
 // phone lands once in the Scans list and turns `delivered`, a reload or a
 // daemon restart (graceful and kill -9) resumes the same session without
 // duplicates, remove, new code, end and start again, sound/copy/clear.
+// Once a phone is paired the QR folds away behind "Pair another phone":
+// waitQr() opens it.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -57,6 +59,8 @@ async function waitLive(page, what = 'desktop live') {
 
 /** Waits until the QR is shown for a pairing URL (other than `not`); returns the URL. */
 async function waitQr(page, not = '') {
+  const toggle = page.locator('#pair-toggle');
+  if (await toggle.isVisible() && (await toggle.getAttribute('aria-expanded')) === 'false') await toggle.click();
   await qrImage(page).waitFor({ state: 'visible', ...LONG });
   return waitFor(async () => {
     const url = await pairUrlOf(page);
@@ -74,9 +78,9 @@ async function openDesktop(daemon) {
   return { page, url };
 }
 
-/** The session this desktop tab holds (the client's sessionStorage). */
+/** The session this till holds (the client's entry in localStorage). */
 async function sessionOf(page) {
-  return page.evaluate(() => JSON.parse(sessionStorage.getItem('scanbridge.client') || 'null'));
+  return page.evaluate(() => JSON.parse(localStorage.getItem('scanbridge.client') || 'null'));
 }
 
 /** The codes in the Scans list, top (newest) first. */
@@ -196,12 +200,12 @@ test('manual entry on the phone appears once in Scans and becomes delivered', as
   }
   await assertShownOnce(page, [...codes].reverse());
 
-  // Each item carries format, scanner name, time and latency.
+  // Each item carries format, scanner name and time; latency and seq in the time's tooltip.
   const top = scansList(page).getByRole('listitem').first();
   const text = await top.textContent();
   assert.match(text, /5901234123457/);
   assert.match(text, /Till 1 phone/);
-  assert.match(text, /latency \d+(\.\d)? (ms|s)\b/, 'end-to-end latency shown');
+  assert.match(await top.locator('time').getAttribute('title'), /Latency \d+(\.\d)? (ms|s)\b.*#3/, 'end-to-end latency and seq in the tooltip');
   assert.match(text, /EAN-13/);
   assert.equal(await scannerItem(page, 'Till 1 phone').filter({ hasText: '3 scans' }).count(), 1);
 
@@ -215,7 +219,7 @@ test('manual entry on the phone appears once in Scans and becomes delivered', as
   await waitFor(async () => !(await page.locator('#toast').evaluate((t) => t.classList.contains('show'))),
     { what: 'toast hidden' });
   await sleep(1800);
-  await screenshot(page, 'desktop');
+  await screenshot(page, 'desktop-basic');
   assertNoProblems(page, phone);
 });
 

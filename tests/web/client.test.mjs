@@ -538,3 +538,51 @@ test('the classic script defines window.ScanBridge with the same classes as the 
   assert.equal(globalThis.ScanBridge.ScanBridgeClient, ScanBridgeClient);
   assert.equal(typeof globalThis.ScanBridge.version, 'string');
 });
+
+// --- issue 19: renewal, storage, lastHeardAt, scans.csv ------------------------------
+
+test('renewed: the new token is used from then on (REST, next hello, storage) and a renewed event fires', async () => {
+  const storage = new FakeStorage();
+  const env = setup({ storage });
+  const renewed = [];
+  env.client.addEventListener('renewed', (e) => renewed.push(e.detail));
+  const ws = await live(env);
+  assert.ok(env.client.lastHeardAt > 0, 'heard from the box');
+  ws.deliver({ type: 'renewed', token: 'T2', expires_at: 5000 });
+  assert.deepEqual(renewed, [{ token: 'T2', expires_at: 5000 }]);
+  assert.equal(env.client.token, 'T2');
+  assert.equal(env.client.expiresAt, 5000);
+  assert.equal(JSON.parse(storage.getItem('scanbridge.client')).desktop_token, 'T2', 'stored for reloads and other tabs');
+  assert.equal(env.client.state, 'live', 'nothing else changes');
+  // Malformed: ignored.
+  ws.deliver({ type: 'renewed' });
+  assert.equal(env.client.token, 'T2');
+  // The next hello and REST calls carry it.
+  ws.drop(1006);
+  await env.timers.tick(60000);
+  env.sockets.last.accept();
+  assert.equal(env.sockets.last.sent[0].token, 'T2');
+  env.server.routes['POST /sessions/S/pair-code'] = () => [201, { pair_code: 'P2', pair_url: BASE + '/p#P2', expires_at: 9 }];
+  await env.client.newPairCode();
+  assert.equal(env.server.of('POST', '/sessions/S/pair-code')[0].headers.Authorization, 'Bearer T2');
+});
+
+test('storage option: a till keeps its session in the given Storage (localStorage), and a new client rejoins it', async () => {
+  const shared = new FakeStorage();
+  const env = setup({ opts: { storage: shared }, storage: new FakeStorage() });
+  await live(env);
+  assert.equal(JSON.parse(shared.getItem('scanbridge.client')).session, 'S');
+  const tab2 = setup({ opts: { storage: shared } });
+  assert.equal(tab2.client.session, 'S', 'another tab of the till rejoins');
+  assert.equal(tab2.client.token, 'T');
+});
+
+test('scansCsv fetches the box\'s CSV with the desktop token; scanner_left unpaired drops the scanner', async () => {
+  const env = setup({ routes: { 'GET /sessions/S/scans.csv': () => [200, 'code,format,count,scanner,time\r\n'] } });
+  const ws = await live(env, { scanners: [{ id: 'sc1', name: 'A', connected: true }] });
+  assert.match(await env.client.scansCsv(), /^code,format,count,scanner,time/);
+  assert.equal(env.server.of('GET', '/sessions/S/scans.csv')[0].headers.Authorization, 'Bearer T');
+  ws.deliver({ type: 'scanner_left', scanner: 'sc1', reason: 'unpaired' });
+  assert.equal(env.client.scanners.has('sc1'), false);
+  assert.deepEqual(env.of('scanner_left').at(-1), { scanner: 'sc1', reason: 'unpaired' });
+});

@@ -65,6 +65,7 @@ export function response(status, body) {
   return {
     ok: status >= 200 && status < 300, status, statusText: String(status),
     json: async () => { if (body === undefined) throw new SyntaxError('no body'); return body; },
+    text: async () => (typeof body === 'string' ? body : JSON.stringify(body ?? '')),
   };
 }
 

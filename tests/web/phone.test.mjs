@@ -196,7 +196,7 @@ test('end reasons (from close codes) and pairing failures have texts', () => {
 test('camera: why it is unavailable, and getUserMedia errors', () => {
   const http = cameraUnavailableReason({ isSecureContext: false, hasGetUserMedia: false, protocol: 'http:', host: '192.168.1.20' });
   assert.match(http, /HTTPS/);
-  assert.match(http, /plain HTTP at 192\.168\.1\.20/);
+  assert.match(http, /plain HTTP \(192\.168\.1\.20\)/);
   assert.match(http, /Take photo/);
   assert.match(cameraUnavailableReason({ isSecureContext: true, hasGetUserMedia: false }), /no access/);
   assert.equal(cameraUnavailableReason({ isSecureContext: true, hasGetUserMedia: true }), null);

@@ -427,3 +427,46 @@ test('connectScanner() is new + open(); the classic script exports the scanner s
   assert.equal(globalThis.ScanBridge.connectScanner, connectScanner);
   assert.equal(globalThis.ScanBridge.PING_MS, 30000);
 });
+
+// --- issue 19: renewal and unpair -------------------------------------------------
+
+test('renewed: the scanner keeps the new token for its next hello and says so', async () => {
+  const env = setup();
+  const renewed = [];
+  env.scanner.addEventListener('renewed', (e) => renewed.push(e.detail));
+  const ws = live(env);
+  ws.deliver({ type: 'renewed', token: 'TOK2', expires_at: 777 });
+  assert.deepEqual(renewed, [{ token: 'TOK2', expires_at: 777 }]);
+  assert.equal(env.scanner.token, 'TOK2');
+  assert.equal(env.scanner.expiresAt, 777);
+  assert.equal(env.scanner.state, 'live');
+  ws.drop(1006);
+  await env.timers.tick(60000);
+  env.sockets.last.accept();
+  assert.deepEqual(env.sockets.last.sent[0], { type: 'hello', token: 'TOK2' });
+});
+
+test('unpair: DELETE …/scanners/{id} with the scanner token, then ended "unpaired"; unreachable → false', async () => {
+  const env = setup({ routes: { 'DELETE /sessions/S/scanners/sc1': () => [204, null] } });
+  live(env);
+  assert.equal(await env.scanner.unpair(), true);
+  const req = env.server.of('DELETE', '/sessions/S/scanners/sc1')[0];
+  assert.equal(req.headers.Authorization, 'Bearer TOK');
+  assert.equal(env.scanner.state, 'ended');
+  assert.deepEqual(env.of('ended'), [{ reason: 'unpaired' }]);
+
+  const off = setup();
+  off.env.fetch = off.server.fetch = () => Promise.reject(new TypeError('Failed to fetch'));
+  off.scanner._env.fetch = off.env.fetch;
+  live(off);
+  assert.equal(await off.scanner.unpair(), false, 'the box was not told');
+  assert.equal(off.scanner.endReason, 'unpaired');
+});
+
+test('a close 1000 "unpaired" (another tab unpaired this scanner) ends it', () => {
+  const env = setup();
+  const ws = live(env);
+  ws.drop(1000, 'unpaired');
+  assert.equal(env.scanner.state, 'ended');
+  assert.equal(env.scanner.endReason, 'unpaired');
+});

@@ -35,7 +35,14 @@ export interface Scanner {
 }
 
 export type State = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'fallback' | 'ended';
-export type EndReason = 'deleted' | 'expired' | 'unauthorized' | 'kicked' | 'closed';
+export type EndReason = 'deleted' | 'expired' | 'unauthorized' | 'kicked' | 'unpaired' | 'closed';
+
+/** The session outlived its maximum age and goes on: the same session, seqs and pairing, with this token from now on. */
+export interface Renewed {
+  token: string;
+  /** ms since the epoch: the new end of the session's life. */
+  expires_at: number | null;
+}
 
 export interface ClientErrorDetail {
   /** A protocol error code, `unauthorized`, or `handler_failed` (a scan handler refused a scan). */
@@ -61,8 +68,9 @@ export interface Welcome {
 export interface ScanBridgeEventMap {
   scan: ScanEvent;
   scanner_joined: CustomEvent<Scanner>;
-  scanner_left: CustomEvent<{ scanner: string; reason: 'disconnected' | 'kicked' | string }>;
+  scanner_left: CustomEvent<{ scanner: string; reason: 'disconnected' | 'kicked' | 'unpaired' | string }>;
   welcome: CustomEvent<Welcome>;
+  renewed: CustomEvent<Renewed>;
   state: CustomEvent<State>;
   ack: CustomEvent<{ seq: number }>;
   error: CustomEvent<ClientErrorDetail>;
@@ -96,6 +104,8 @@ export interface ScanBridgeOptions {
   onScan?: (scan: ScanDetail, event: ScanEvent) => unknown;
   /** sessionStorage key for {session, desktop_token, last_seq, pair_url}; false disables. Default 'scanbridge.client'. */
   storageKey?: string | false;
+  /** Where that entry is kept: sessionStorage (default; per tab) or localStorage (a till: new tabs and browser restarts rejoin); null disables. */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   /** Backoff of reconnects: first delay and cap, ms. Defaults 500 and 30000. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -129,6 +139,8 @@ export class ScanBridgeClient extends EventTarget {
   lastSeq: number;
   pairUrl: string | null;
   expiresAt: number | null;
+  /** When the box last answered anything (ms since the epoch; 0 = not yet). */
+  lastHeardAt: number;
   state: State;
   endReason: EndReason | null;
   scanners: Map<string, Scanner>;
@@ -137,6 +149,8 @@ export class ScanBridgeClient extends EventTarget {
   toJSON(): { session: string | null; desktop_token: string | null; last_seq: number; pair_url: string | null };
   qrObjectUrl(): Promise<string>;
   newPairCode(): Promise<{ pair_code: string; pair_url: string; expires_at: number }>;
+  /** GET …/scans.csv: every distinct code of the session, `code,format,count,scanner,time`. */
+  scansCsv(): Promise<string>;
   kick(scannerId: string): boolean;
   end(): Promise<void>;
   close(): void;
@@ -191,6 +205,7 @@ export interface ScanBridgeScannerEventMap {
   delivered: CustomEvent<{ id: string; seq: number }>;
   decoded: CustomEvent<{ codes: DecodedCode[]; ms: number }>;
   error: CustomEvent<ScannerErrorDetail>;
+  renewed: CustomEvent<Renewed>;
   ended: CustomEvent<{ reason: EndReason }>;
 }
 
@@ -263,6 +278,8 @@ export class ScanBridgeScanner extends EventTarget {
   sendImage(image: Blob | ArrayBuffer | ArrayBufferView): boolean;
   decode(image: Blob, type?: string): Promise<{ codes: DecodedCode[]; ms: number }>;
   close(): void;
+  /** Leave the session (DELETE …/scanners/{id}); ends with `unpaired`. Resolves false when the box could not be told. */
+  unpair(): Promise<boolean>;
 
   addEventListener<K extends keyof ScanBridgeScannerEventMap>(type: K, listener: (ev: ScanBridgeScannerEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

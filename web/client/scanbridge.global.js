@@ -13,7 +13,7 @@
 (function (root) {
   'use strict';
 
-  const VERSION = '1.1.0';
+  const VERSION = '1.2.0';
   // Loaded twice (classic tag and module import): keep the first copy so that
   // `instanceof ScanBridgeClient` means the same thing everywhere on the page.
   if (root.ScanBridge && root.ScanBridge.version === VERSION) return;
@@ -23,7 +23,7 @@
    *            scanned_at:(number|null), received_at:number}} Scan
    * @typedef {{id:string, name:string, connected?:boolean}} Scanner
    * @typedef {'idle'|'connecting'|'live'|'reconnecting'|'fallback'|'ended'} State
-   * @typedef {'deleted'|'expired'|'unauthorized'|'kicked'|'closed'} EndReason
+   * @typedef {'deleted'|'expired'|'unauthorized'|'kicked'|'unpaired'|'closed'} EndReason
    */
 
   /**
@@ -96,6 +96,8 @@
   function endReasonForClose(code, reason) {
     if (code === 4004) return /ended|deleted/i.test(reason) ? 'deleted' : 'expired';
     if (code === 4003) return 'kicked';
+    // The scanner unpaired itself (DELETE …/scanners/{id}), maybe from another tab.
+    if (code === 1000 && /unpaired/i.test(reason)) return 'unpaired';
     if (code === 4001 && !/in time/i.test(reason)) return 'unauthorized';
     return null;
   }
@@ -233,7 +235,8 @@
    * detail carry `waitUntil(promise)`), `scanner_joined` (Scanner),
    * `scanner_left` ({scanner, reason}), `welcome` (the welcome message), `state`
    * (State), `ack` ({seq}: the client acknowledged every scan up to seq),
-   * `error` ({code, message, ...}).
+   * `renewed` ({token, expires_at}: the session outlived its maximum age and
+   * goes on with a new token, already stored), `error` ({code, message, ...}).
    */
   class ScanBridgeClient extends EventTarget {
     /**
@@ -244,7 +247,10 @@
       super();
       const env = opts.env || {};
       /** Browser facilities, looked up at construction so tests can inject them. */
-      this._env = { ...makeEnv(env), storage: 'storage' in env ? env.storage : safeSessionStorage() };
+      // Where the session is kept for resume: this tab's sessionStorage by
+      // default; a till passes localStorage so new tabs and restarts rejoin.
+      const storage = 'storage' in opts ? opts.storage : 'storage' in env ? env.storage : safeSessionStorage();
+      this._env = { ...makeEnv(env), storage };
       const cfg = { ...DEFAULTS };
       for (const k of Object.keys(DEFAULTS)) if (opts[k] !== undefined) cfg[k] = opts[k];
       this._cfg = cfg;
@@ -256,6 +262,8 @@
       /** @type {number} */ this.lastSeq = opts.last_seq || 0;
       /** @type {string|null} */ this.pairUrl = opts.pair_url || null;
       /** @type {number|null} */ this.expiresAt = null;
+      /** When the box last said anything (ms since the epoch; 0 = not yet). */
+      this.lastHeardAt = 0;
       /** @type {State} */ this.state = 'idle';
       /** Why the state became 'ended'. @type {EndReason|null} */
       this.endReason = null;
@@ -370,6 +378,19 @@
       this.pairUrl = r.pair_url;
       this._save();
       return r;
+    }
+
+    /**
+     * The session's scans as the box keeps them (GET …/scans.csv): one row per
+     * code and format, `code,format,count,scanner,time`. @returns {Promise<string>}
+     */
+    async scansCsv() {
+      const res = await this._env.fetch(this._url('/sessions/' + this.session + '/scans.csv'), {
+        headers: { Authorization: 'Bearer ' + this.token },
+      });
+      if (!res.ok) throw await toError(res);
+      this.lastHeardAt = this._env.now();
+      return res.text();
     }
 
     /** Remove a scanner from the session (needs state `live`). @param {string} scannerId @returns {boolean} sent */
@@ -623,7 +644,11 @@
           // last_seq = what the app has finished with; anything after it that
           // is already queued here comes back as a replay and is dropped.
           hello: () => ({ type: 'hello', token: this.token, last_seq: this.lastSeq }),
-          onMessage: (m, link) => { if (this._ws === link) this._onMessage(m); },
+          onMessage: (m, link) => {
+            if (this._ws !== link) return;
+            if (link.welcomed) this.lastHeardAt = this._env.now();
+            this._onMessage(m);
+          },
           onClose: (ev, link) => this._onClose(link, ev),
         });
       } catch {
@@ -668,6 +693,7 @@
         case 'welcome':
           this._ws.welcome();
           this._failures = 0;
+          this.lastHeardAt = this._env.now();
           this.expiresAt = m.expires_at;
           this._stopPolling();
           // Acks sent on a socket that died may never have arrived.
@@ -687,7 +713,7 @@
           break;
         case 'scanner_left': {
           const s = this.scanners.get(m.scanner);
-          if (m.reason === 'kicked') this.scanners.delete(m.scanner);
+          if (m.reason === 'kicked' || m.reason === 'unpaired') this.scanners.delete(m.scanner);
           else if (s) s.connected = false;
           this._emit('scanner_left', { scanner: m.scanner, reason: m.reason });
           break;
@@ -701,8 +727,24 @@
         case 'session_ended':
           this._finish(m.reason || 'deleted', true);
           break;
+        case 'renewed':
+          this._renewed(m);
+          break;
         default: // pong and future types
       }
+    }
+
+    /**
+     * The session reached its maximum age and the box renewed it: same session,
+     * seqs and scanners, a new token from now on (REST, the next hello, and
+     * the stored entry, so that a reload or another tab uses it too).
+     */
+    _renewed(m) {
+      if (typeof m.token !== 'string' || !m.token) return;
+      this.token = m.token;
+      if (typeof m.expires_at === 'number') this.expiresAt = m.expires_at;
+      this._save();
+      this._emit('renewed', { token: m.token, expires_at: this.expiresAt });
     }
 
     // --- REST long-poll fallback ------------------------------------------------
@@ -739,6 +781,7 @@
             '&wait=' + wait, undefined, ctrl ? ctrl.signal : undefined);
           if (gen !== this._pollGen) return;
           errors = 0;
+          this.lastHeardAt = this._env.now();
           wait = this._cfg.pollWaitS;
           this._setState('fallback');
           for (const s of (r && r.scans) || []) this._receive(s);
@@ -837,8 +880,10 @@
    * (the welcome message; `deliveredSeq` is updated), `ack` ({id, seq,
    * duplicate}), `delivered` ({id, seq}), `decoded` ({codes, ms}), `error`
    * ({code, message, id?} — `id` when it answers a scan, `image: true` when it
-   * answers an image frame), `ended` ({reason}: EndReason, also in
-   * `endReason`; final, no reconnect).
+   * answers an image frame), `renewed` ({token, expires_at}: the session was
+   * renewed at its maximum age; keep the new token wherever you keep
+   * credentials), `ended` ({reason}: EndReason, also in `endReason`; final,
+   * no reconnect).
    */
   class ScanBridgeScanner extends EventTarget {
     /**
@@ -1010,6 +1055,28 @@
       this._finish('closed');
     }
 
+    /**
+     * Leave the session for good (DELETE …/scanners/{id}): the box frees the
+     * slot and tells the desktops `scanner_left` `unpaired`. Ends this client
+     * (endReason `unpaired`) whatever the answer.
+     * @returns {Promise<boolean>} whether the box knows (false: unreachable,
+     *   so it still counts this scanner until the session ends)
+     */
+    async unpair() {
+      let told = false;
+      try {
+        if (this.session && this.scanner) {
+          const res = await this._env.fetch(this.base + '/api/v1/sessions/' + encodeURIComponent(this.session) +
+            '/scanners/' + encodeURIComponent(this.scanner),
+          { method: 'DELETE', headers: { Authorization: 'Bearer ' + this.token } });
+          // 401/404: the session or the scanner is gone already; that is unpaired too.
+          told = res.ok || res.status === 401 || res.status === 404 || res.status === 410;
+        }
+      } catch { /* unreachable */ }
+      this._finish('unpaired', told);
+      return told;
+    }
+
     // --- internals ---------------------------------------------------------------
 
     /** @param {ScannerState} s */
@@ -1155,6 +1222,13 @@
         case 'session_ended':
           this._finish('deleted', true);
           return;
+        case 'renewed':
+          if (typeof m.token === 'string' && m.token) {
+            this.token = m.token;
+            if (typeof m.expires_at === 'number') this.expiresAt = m.expires_at;
+            this._emit('renewed', { token: m.token, expires_at: this.expiresAt });
+          }
+          break;
         default: // pong and future types
       }
       // Anything that arrives answers a ping; scans still unanswered keep the

@@ -262,9 +262,10 @@ export function pairFailure(code, message) {
  */
 export function cameraUnavailableReason(env) {
   if (!env.isSecureContext) {
-    return `The live camera needs a secure connection (HTTPS), and this page was opened over plain ${
-      (env.protocol || 'http:').replace(':', '').toUpperCase()} at ${env.host || 'this address'}. ` +
-      'Use "Take photo" or type the code. (Opening the page over HTTPS enables the camera.)';
+    // Plain words for a cashier: what works now, and why the live camera does not.
+    return `Phones allow the live camera only on a secure connection (HTTPS). This page was opened over plain ${
+      (env.protocol || 'http:').replace(':', '').toUpperCase()} (${env.host || 'this address'}), so: ` +
+      'tap "Take photo" to photograph the barcode, or type the code below.';
   }
   if (!env.hasGetUserMedia) return 'This browser gives no access to the camera. Use "Take photo" or type the code.';
   return null;

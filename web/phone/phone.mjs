@@ -21,6 +21,7 @@ import * as fb from './feedback.mjs';
 const NAME_KEY = 'scanbridge.name';
 const CRED_KEY = 'scanbridge.scanner'; // {session, scanner, scanner_token, expires_at, name}
 const CAMERA_KEY = 'scanbridge.camera'; // '1' when the camera was left on
+const KBD_KEY = 'scanbridge.letters';   // '1': the barcode field offers letters, not the number pad
 const MAX_ITEMS = 200;
 const MAX_IN_FLIGHT = 20;
 const STATE_TEXT = {
@@ -36,7 +37,7 @@ const els = {
   scan: $('scan'), viewfinder: $('viewfinder'), video: $('video'), vfIdle: $('vf-idle'),
   cameraBtn: $('camera-btn'), photo: $('photo'), photoBtn: $('photo-btn'), cameraHint: $('camera-hint'),
   choices: $('choices'), choiceList: $('choice-list'),
-  scanForm: $('scan-form'), barcode: $('barcode'), sendBtn: $('send-btn'),
+  scanForm: $('scan-form'), barcode: $('barcode'), sendBtn: $('send-btn'), kbdBtn: $('kbd-btn'),
   outboxPanel: $('outbox-panel'), outbox: $('outbox'), noOutbox: $('no-outbox'), clear: $('clear'),
   foot: $('paired-foot'), who: $('who'), unpair: $('unpair'),
 };
@@ -115,6 +116,15 @@ function renderItem(it) {
     const err = document.createElement('p');
     err.className = 'reason';
     err.textContent = rejectText(it.error);
+    // A typo is fixed where it was made: back into the field, edit, send again.
+    const edit = document.createElement('button');
+    edit.type = 'button';
+    edit.className = 'link';
+    edit.textContent = 'Edit';
+    edit.title = 'Put it back in the field to correct it and send it again';
+    edit.setAttribute('aria-label', 'Edit ' + it.code);
+    edit.addEventListener('click', () => editRejected(it));
+    err.append(' ', edit);
     li.append(err);
   } else if (it.state === 'ended') {
     const err = document.createElement('p');
@@ -123,6 +133,24 @@ function renderItem(it) {
     li.append(err);
   }
   return li;
+}
+
+/** Puts a rejected code back into the field (and out of the outbox) to be corrected. */
+async function editRejected(it) {
+  if (!/^\d*$/.test(it.code)) setLetters(true);
+  els.barcode.value = it.code;
+  els.barcode.focus();
+  els.barcode.select();
+  items = items.filter((x) => x !== it);
+  renderOutbox();
+  await store?.remove(it.id).catch(() => {});
+}
+
+/** Number pad (inputmode numeric: most retail codes) or letters, remembered. */
+function setLetters(on) {
+  els.barcode.inputMode = on ? 'text' : 'numeric';
+  els.kbdBtn.setAttribute('aria-pressed', String(on));
+  localStorage.setItem(KBD_KEY, on ? '1' : '0');
 }
 
 function rejectText(e) {
@@ -342,6 +370,13 @@ function connect() {
   on('decoded', (d) => { if (d.codes.length) onDetected(d.codes); });
   on('error', onError);
   on('ended', (d) => { if (d.reason !== 'closed') endSession(endText(d.reason)); });
+  // The session reached its maximum age and goes on: keep the new token where
+  // the credentials live, so a reload or a restart of the phone uses it.
+  on('renewed', (d) => {
+    if (!creds) return;
+    creds = { ...creds, scanner_token: d.token, expires_at: d.expires_at ?? creds.expires_at };
+    localStorage.setItem(CRED_KEY, JSON.stringify(creds));
+  });
   s.open();
 }
 
@@ -520,14 +555,27 @@ els.clear.addEventListener('click', async () => {
   renderOutbox();
 });
 
-els.unpair.addEventListener('click', () => {
-  disconnect();
+els.unpair.addEventListener('click', async () => {
+  // Tell the box, so the till drops this scanner and its slot is free; when
+  // the box cannot be reached, forget it here anyway and say so.
+  const s = scanner || (creds && new ScanBridgeScanner({ scanner_token: creds.scanner_token, session: creds.session, scanner: creds.scanner }));
+  const name = creds ? (creds.name || creds.scanner) : '';
+  scanner = null;
+  clearTimeout(flushTimer);
+  els.unpair.disabled = true;
+  const told = s ? await s.unpair() : false;
+  els.unpair.disabled = false;
   stopCamera(false);
   creds = null;
   localStorage.removeItem(CRED_KEY);
   setState('idle');
-  showMessage('');
+  showMessage(told ? '' : `Unpaired on this phone only: the box could not be reached. On the till, remove “${name}”.`, 'info');
   showView('unpaired');
+});
+
+els.kbdBtn.addEventListener('click', () => {
+  setLetters(els.barcode.inputMode !== 'text');
+  els.barcode.focus();
 });
 
 els.forgetName.addEventListener('click', () => {
@@ -551,6 +599,8 @@ document.addEventListener('visibilitychange', () => {
 // Over plain HTTP on a LAN address there is no live camera: point to /trust,
 // where this phone installs the box's certificate once. Photo and typing
 // still work meanwhile.
+
+setLetters(localStorage.getItem(KBD_KEY) === '1');
 
 function initTrustBanner() {
   $('trust-banner').hidden = !!window.isSecureContext;
