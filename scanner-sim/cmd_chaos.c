@@ -20,7 +20,9 @@
 static void usage(FILE *f)
 {
 	fputs("usage: scanbridge-sim chaos [--url URL] [--daemon-cmd 'CMD' --kill-every S] [options]\n"
-	      "  --url URL            daemon base URL (default http://127.0.0.1:8080)\n"
+	      "  --url URL            daemon base URL, http://host:port or https://host:port\n"
+	      "                       (default http://127.0.0.1:8080)\n"
+	      SIM_TLS_USAGE
 	      "  --sessions S         sessions, one desktop each (default 2)\n"
 	      "  --scanners M         scanners per session (default 2)\n"
 	      "  --rate R             scans/s per scanner (default 20)\n"
@@ -79,8 +81,8 @@ static int wait_healthy(struct chaos *c, double timeout_s)
 		}
 		usleep(50000);
 	}
-	fprintf(stderr, "scanbridge-sim chaos: %s/healthz not healthy within %.0f s\n",
-		c->cli.fo.url.base, timeout_s);
+	fprintf(stderr, "scanbridge-sim chaos: %s/healthz not healthy within %.0f s (last: %s)\n",
+		c->cli.fo.url.base, timeout_s, http_error());
 	return -1;
 }
 

@@ -14,7 +14,9 @@
 static void usage(FILE *f)
 {
 	fputs("usage: scanbridge-sim idle [--url URL] --connections N [--hold S] [--json]\n"
-	      "  --url URL            daemon base URL (default http://127.0.0.1:8080)\n"
+	      "  --url URL            daemon base URL, http://host:port or https://host:port\n"
+	      "                       (default http://127.0.0.1:8080)\n"
+	      SIM_TLS_USAGE
 	      "  --connections N      connections to hold, even: N/2 sessions of a desktop\n"
 	      "                       and a scanner (default 100)\n"
 	      "  --hold S             seconds to hold after all are welcomed (default: until\n"
@@ -28,7 +30,8 @@ static void usage(FILE *f)
 
 struct idle_opts {
 	struct fleet_opts fo;
-	const char *url;
+	const char *url, *cafile;
+	bool insecure;
 	long connections, max_pending;
 	double hold;                 /* < 0: until SIGINT/SIGTERM */
 	double connect_timeout;
@@ -39,6 +42,7 @@ static int parse(int argc, char **argv, struct idle_opts *o)
 {
 	const struct sim_opt opts[] = {
 		OPT_STR("url", &o->url),
+		OPT_TLS(&o->cafile, &o->insecure),
 		OPT_LONG("connections", &o->connections, 2, 10000000),
 		OPT_DOUBLE("hold", &o->hold),
 		OPT_DOUBLE("connect-timeout", &o->connect_timeout),
@@ -57,7 +61,7 @@ static int parse(int argc, char **argv, struct idle_opts *o)
 	o->hold = -1;
 	o->connect_timeout = 120;
 	rc = sim_opts_parse("idle", argc, argv, usage, NULL, opts);
-	if (rc == 0 && sim_opts_url("idle", o->url, &o->fo.url) < 0)
+	if (rc == 0 && sim_opts_url("idle", o->url, o->cafile, o->insecure, &o->fo.url) < 0)
 		rc = -1;
 	return rc;
 }

@@ -16,7 +16,9 @@ static void usage(FILE *f)
 {
 	fputs("usage: scanbridge-sim load [--url URL] [--sessions S] [--scanners M] [--rate R]\n"
 	      "                           [--duration D] [--json] [options]\n"
-	      "  --url URL            daemon base URL (default http://127.0.0.1:8080)\n"
+	      "  --url URL            daemon base URL, http://host:port or https://host:port\n"
+	      "                       (default http://127.0.0.1:8080)\n"
+	      SIM_TLS_USAGE
 	      "  --sessions S         sessions, one desktop each (default 1)\n"
 	      "  --scanners M         scanners per session (default 1)\n"
 	      "  --rate R             scans/s per scanner; 0 = as fast as acks allow (default 10)\n"

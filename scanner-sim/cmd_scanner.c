@@ -48,7 +48,11 @@ static void usage(FILE *f)
 {
 	fputs("usage: scanbridge-sim scanner --pair-url URL [--name N]\n"
 	      "                              [--generate ean13|code128|qr --count N --rate R]\n"
-	      "  --pair-url URL   the pairing URL, http://host:port/p#CODE\n"
+	      "  --pair-url URL   the pairing URL, http(s)://host:port/p#CODE\n"
+	      "  --cafile PATH    with https: trust the CA(s) in this PEM file (the daemon's\n"
+	      "                   <data_dir>/tls/ca.pem) instead of the system store\n"
+	      "  --insecure       with https: check neither the certificate nor the name\n"
+	      "                   (for tests only)\n"
 	      "  --name N         scanner name shown to the desktop\n"
 	      "  --generate KIND  send generated codes instead of stdin lines\n"
 	      "  --count N        how many to generate (default 10)\n"
@@ -272,17 +276,24 @@ static const struct sim_conn_ops sc_ops = {
 	.writable = sc_writable,
 };
 
-static int pair(const char *pair_url, const char *name, struct sim_url *u,
-		struct sim_pair_info *p)
+struct scanner_opts {
+	const char *pair_url, *name, *cafile;
+	bool insecure;
+	double linger;
+};
+
+static int pair(const struct scanner_opts *o, struct sim_url *u, struct sim_pair_info *p)
 {
 	const char *rest, *hash;
 
-	if (sim_url_parse(pair_url, u, &rest) < 0 || !(hash = strchr(rest, '#')) || !hash[1]) {
+	if (sim_url_parse(o->pair_url, u, &rest) < 0 || !(hash = strchr(rest, '#')) || !hash[1]) {
 		fprintf(stderr, "scanbridge-sim scanner: bad --pair-url %s (want "
-			"http://host:port/p#CODE)\n", pair_url);
+			"http(s)://host:port/p#CODE)\n", o->pair_url);
 		return -1;
 	}
-	if (api_pair(u, hash + 1, name, p) < 0)
+	if (sim_opts_tls("scanner", o->cafile, o->insecure, u) < 0)
+		return -1;
+	if (api_pair(u, hash + 1, o->name, p) < 0)
 		return -1;
 	printf("{\"type\":\"paired\",\"session\":\"%s\",\"scanner\":\"%s\"}\n", p->session,
 	       p->scanner);
@@ -326,16 +337,12 @@ static int set_format(const char *arg, void *dst)
 	return 0;
 }
 
-struct scanner_opts {
-	const char *pair_url, *name;
-	double linger;
-};
-
 /* Fills *o, and the input and generator settings into *s. */
 static int parse(int argc, char **argv, struct scanner_opts *o, struct scanner *s)
 {
 	const struct sim_opt opts[] = {
 		OPT_STR("pair-url", &o->pair_url),
+		OPT_TLS(&o->cafile, &o->insecure),
 		OPT_STR("name", &o->name),
 		OPT_CALL("generate", set_generate, s),
 		OPT_LONG("count", &s->count, 1, 1L << 40),
@@ -376,9 +383,9 @@ int cmd_scanner(int argc, char **argv)
 		return sim_opts_exit(rc);
 	for (int i = 0; i < 6; i++)
 		s.run[i] = b36[sim_rand() % 36];
-	if (pair(o.pair_url, o.name, &u, &p) < 0)
+	if (pair(&o, &u, &p) < 0)
 		return 2;
-	if (sim_loop_init(&loop, u.host, u.port) < 0 ||
+	if (sim_loop_init(&loop, &u) < 0 ||
 	    sim_conn_init(&s.conn, &loop, SIM_SCANNER, p.scanner_token, -1, &sc_ops, &s) < 0) {
 		sim_loop_free(&loop);
 		return 2;

@@ -24,7 +24,12 @@ struct desk {
 static void usage(FILE *f)
 {
 	fputs("usage: scanbridge-sim session [--url URL] [--count N] [--no-qr]\n"
-	      "  --url URL        daemon base URL (default http://127.0.0.1:8080)\n"
+	      "  --url URL        daemon base URL, http://host:port or https://host:port\n"
+	      "                   (default http://127.0.0.1:8080)\n"
+	      "  --cafile PATH    with https: trust the CA(s) in this PEM file (the daemon's\n"
+	      "                   <data_dir>/tls/ca.pem) instead of the system store\n"
+	      "  --insecure       with https: check neither the certificate nor the name\n"
+	      "                   (for tests only)\n"
 	      "  --count N        exit after N scans were received and acked (default: run\n"
 	      "                   until SIGINT/SIGTERM)\n"
 	      "  --api-key KEY    Bearer key for POST /sessions\n"
@@ -94,9 +99,9 @@ static void show_pairing(const struct sim_session_info *si, bool qr)
 }
 
 struct session_opts {
-	const char *url, *api_key;
+	const char *url, *api_key, *cafile;
 	struct sim_url u;
-	bool no_qr;
+	bool no_qr, insecure;
 };
 
 /* Fills *o, and the desktop's --count and --quiet into *d. */
@@ -104,6 +109,7 @@ static int parse(int argc, char **argv, struct session_opts *o, struct desk *d)
 {
 	const struct sim_opt opts[] = {
 		OPT_STR("url", &o->url),
+		OPT_TLS(&o->cafile, &o->insecure),
 		OPT_LONG("count", &d->count, 1, 1L << 40),
 		OPT_STR("api-key", &o->api_key),
 		OPT_FLAG("no-qr", &o->no_qr),
@@ -115,7 +121,7 @@ static int parse(int argc, char **argv, struct session_opts *o, struct desk *d)
 	memset(o, 0, sizeof *o);
 	o->url = SIM_DEFAULT_URL;
 	rc = sim_opts_parse("session", argc, argv, usage, NULL, opts);
-	if (rc == 0 && sim_opts_url("session", o->url, &o->u) < 0)
+	if (rc == 0 && sim_opts_url("session", o->url, o->cafile, o->insecure, &o->u) < 0)
 		rc = -1;
 	return rc;
 }
@@ -134,7 +140,7 @@ int cmd_session(int argc, char **argv)
 	if (api_create_session(&o.u, o.api_key, &si) < 0)
 		return 2;
 	show_pairing(&si, !o.no_qr);
-	if (sim_loop_init(&loop, o.u.host, o.u.port) < 0 ||
+	if (sim_loop_init(&loop, &o.u) < 0 ||
 	    sim_conn_init(&d.conn, &loop, SIM_DESKTOP, si.desktop_token, 0, &desk_ops, &d) < 0) {
 		sim_loop_free(&loop);
 		return 2;

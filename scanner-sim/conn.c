@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lws client connections for scanbridge-sim (see client.h). All the lws
+/* lws client connections for scanbridge-sim (see conn.h). All the lws
  * callbacks of the simulator live here; they translate socket events into the
  * owner's sim_conn_ops calls, nothing more. */
 #include "conn.h"
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/x509.h>
 
 #include "sb_err.h"
 #include "sim.h"
@@ -102,6 +104,30 @@ static int on_receive(struct sim_conn *c, struct lws *wsi, const void *in, size_
 	return 0;
 }
 
+/* lws asks after OpenSSL checked each certificate of the chain (preverify_ok
+ * is its verdict, with the host name check). --insecure accepts whatever lws's
+ * LCCSCF_ALLOW_* flags left; otherwise a refusal is reported once and stops the
+ * run: retrying cannot make the certificate trusted. Returns 0 (lws: keep
+ * OpenSSL's verdict). */
+static int on_cert_check(struct sim_conn *c, X509_STORE_CTX *x, int preverify_ok)
+{
+	struct sim_loop *l = c->loop;
+	int err;
+
+	if (preverify_ok)
+		return 0;
+	if (l->insecure) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 0;
+	}
+	err = X509_STORE_CTX_get_error(x);
+	if (l->cert_failures++ == 0)
+		fprintf(stderr, "scanbridge-sim: %s/ws: certificate verify failed: %s (%s)\n",
+			l->base, X509_verify_cert_error_string(err), sim_tls_hint(err));
+	sim_stop = 1;
+	return 0;
+}
+
 static int sim_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		     void *in, size_t len)
 {
@@ -135,6 +161,8 @@ static int sim_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		c->wsi = NULL;
 		conn_lost(c, c->close_code);
 		break;
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		return on_cert_check(c, user, (int)len);   /* user: the X509_STORE_CTX */
 	default:
 		break;
 	}
@@ -152,16 +180,20 @@ static void do_connect(struct sim_conn *c)
 {
 	struct sim_loop *l = c->loop;
 	struct lws_client_connect_info i;
-	char hostport[300];
+	const char *hostport = strstr(l->base, "://") + 3;
 
-	snprintf(hostport, sizeof hostport, "%s:%d", l->host, l->port);
 	memset(&i, 0, sizeof i);
 	i.context = l->ctx;
 	i.address = l->host;
 	i.port = l->port;
 	i.path = "/ws";
-	i.host = hostport;
-	i.origin = hostport;
+	i.host = hostport;         /* also the name lws checks the certificate against */
+	i.origin = l->base;        /* sent as is (LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN) */
+	if (l->tls)
+		i.ssl_connection = LCCSCF_USE_SSL |
+			(l->insecure ? LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_INSECURE |
+				       LCCSCF_ALLOW_EXPIRED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK
+				     : 0);
 	i.protocol = SUBPROTOCOL;
 	i.local_protocol_name = SUBPROTOCOL;
 	i.opaque_user_data = c;
@@ -288,14 +320,17 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(l->ctx, 0, &l->tick, tick_cb, TICK_US);
 }
 
-int sim_loop_init(struct sim_loop *l, const char *host, int port)
+int sim_loop_init(struct sim_loop *l, const struct sim_url *u)
 {
 	struct lws_context_creation_info info;
 	const char *dbg = getenv("SIM_LWS_LOG");
 
 	memset(l, 0, sizeof *l);
-	snprintf(l->host, sizeof l->host, "%s", host);
-	l->port = port;
+	snprintf(l->host, sizeof l->host, "%s", u->host);
+	snprintf(l->base, sizeof l->base, "%s", u->base);
+	l->port = u->port;
+	l->tls = u->tls;
+	l->insecure = u->insecure;
 	l->backoff_min_ms = 100;
 	l->backoff_max_ms = 5000;
 	l->max_pending = 256;
@@ -308,6 +343,16 @@ int sim_loop_init(struct sim_loop *l, const char *host, int port)
 	info.connect_timeout_secs = 5;
 	info.gid = -1;
 	info.uid = -1;
+	info.options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
+	if (u->tls) {
+		/* With --cafile: that file alone, as the REST client (http.c) does.
+		 * Without: the system store; naming its bundle keeps lws from also
+		 * loading its built-in relative CA directory ("../share"). */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		if (u->cafile)
+			info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+		info.client_ssl_ca_filepath = u->cafile ? u->cafile : X509_get_default_cert_file();
+	}
 	l->ctx = lws_create_context(&info);
 	if (!l->ctx) {
 		fprintf(stderr, "scanbridge-sim: cannot create the lws context\n");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* WebSocket client connections of scanbridge-sim: one lws context with the
  * default poll loop holds any number of desktop and scanner connections to
- * ws://host:port/ws (subprotocol scanbridge.v1). This layer sends `hello`
+ * ws://host:port/ws, or wss:// for an https URL (subprotocol scanbridge.v1).
+ * A certificate it does not trust stops the run (sim_stop): that is a set-up
+ * error, not a network failure to retry. This layer sends `hello`
  * (and `ping` every 30 s), reassembles fragmented frames, decodes server
  * messages, paces connection attempts, and reconnects dropped connections with
  * exponential backoff and jitter. What to send is the owner's business, through
@@ -15,6 +17,7 @@
 #include <libwebsockets.h>
 
 #include "client.h" /* proto/: the wire messages of a client */
+#include "http.h"   /* struct sim_url */
 
 #define SIM_FRAME_MAX 8192   /* largest frame an owner may ask to send */
 
@@ -69,6 +72,9 @@ struct sim_loop {
 	struct lws_context *ctx;
 	char host[256];
 	int port;
+	bool tls, insecure;       /* wss://; no certificate checks */
+	char base[300];           /* the daemon's http(s)://host:port, the Origin */
+	uint64_t cert_failures;   /* handshakes refused for the certificate */
 	unsigned backoff_min_ms, backoff_max_ms;
 	unsigned max_pending;     /* connection attempts in flight at once */
 	unsigned pending;
@@ -85,9 +91,10 @@ struct sim_loop {
 	void *tick_arg;
 };
 
-/* Creates the lws context (client only, fd limit = RLIMIT_NOFILE). Returns 0
- * or -1. host/port are those of ws://host:port/ws. */
-int sim_loop_init(struct sim_loop *l, const char *host, int port);
+/* Creates the lws context (client only, fd limit = RLIMIT_NOFILE) for
+ * ws://host:port/ws, or wss:// with u's trust settings when u->tls. Returns 0
+ * or -1 after printing why. u is copied. */
+int sim_loop_init(struct sim_loop *l, const struct sim_url *u);
 /* Destroys the context (closing every connection) and frees the registry; conn
  * structs stay the owner's, call sim_conn_free on each afterwards. */
 void sim_loop_free(struct sim_loop *l);

@@ -295,7 +295,7 @@ int fleet_setup(struct fleet *f, const struct fleet_opts *o)
 	stats_init(&f->stats);
 	for (int i = 0; i < 6; i++)
 		f->run[i] = b36[sim_rand() % 36];
-	if (sim_loop_init(&f->loop, f->o.url.host, f->o.url.port) < 0)
+	if (sim_loop_init(&f->loop, &f->o.url) < 0)
 		return -1;
 	f->sess = calloc((size_t)o->sessions, sizeof *f->sess);
 	if (!f->sess)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Blocking HTTP/1.1 client and the REST set-up calls of scanbridge-sim. Used
  * before the event loop starts (sessions, pairing) and between daemon restarts
- * (health checks), where blocking is harmless. */
+ * (health checks), where blocking is harmless. https:// goes through OpenSSL
+ * on the same blocking socket (its timeouts bound the handshake too). */
 #include "http.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,20 +17,56 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "grow.h"
+
+/* One request's connection: a socket, with an SSL on it for https. */
+struct http_conn {
+	int fd;
+	SSL *ssl;                /* NULL for http:// */
+};
+
+static char last_error[700];    /* fits the base, the path and a reason */
+
+__attribute__((format(printf, 1, 2)))
+static void set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof last_error, fmt, ap);
+	va_end(ap);
+}
+
+const char *http_error(void)
+{
+	return last_error[0] ? last_error : "no answer";
+}
 
 int sim_url_parse(const char *s, struct sim_url *u, const char **rest)
 {
 	const char *h, *end, *colon = NULL;
 	size_t hlen;
-	long port = 80;
+	long port;
 
 	memset(u, 0, sizeof *u);
-	if (strncmp(s, "http://", 7) != 0)
+	if (strncmp(s, "http://", 7) == 0) {
+		h = s + 7;
+		port = 80;
+	} else if (strncmp(s, "https://", 8) == 0) {
+		h = s + 8;
+		port = 443;
+		u->tls = true;
+	} else {
 		return -1;
-	h = s + 7;
+	}
 	if (*h == '[') {                       /* [v6]:port */
 		end = strchr(h, ']');
 		if (!end)
@@ -55,58 +93,255 @@ int sim_url_parse(const char *s, struct sim_url *u, const char **rest)
 		end = pe;
 	}
 	u->port = (int)port;
-	snprintf(u->base, sizeof u->base, strchr(u->host, ':') ? "http://[%s]:%d" : "http://%s:%d",
-		 u->host, u->port);
+	snprintf(u->base, sizeof u->base, strchr(u->host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+		 u->tls ? "https" : "http", u->host, u->port);
 	if (rest)
 		*rest = end;
 	return 0;
 }
+
+/* ---- TLS ------------------------------------------------------------------------ */
+
+/* OpenSSL's reason for its last error, never NULL; clears its error queue. */
+static const char *ssl_reason(void)
+{
+	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+
+	ERR_clear_error();
+	return r ? r : "unknown error";
+}
+
+/* The client SSL_CTX: one per process, made at the first https call for that
+ * call's trust settings (every URL of one run has the same) and kept. Returns
+ * NULL after set_error. */
+static SSL_CTX *tls_ctx(const struct sim_url *u)
+{
+	static SSL_CTX *ctx;
+	static const char *ctx_cafile;
+	static bool ctx_insecure;
+	SSL_CTX *c;
+
+	if (ctx && ctx_cafile == u->cafile && ctx_insecure == u->insecure)
+		return ctx;
+	c = SSL_CTX_new(TLS_client_method());
+	if (!c) {
+		set_error("TLS: %s", ssl_reason());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	/* The daemon closes after each answer; a close without close_notify is an
+	 * end of answer here (the body length is checked), not an error. */
+	SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (!u->insecure) {
+		int ok = u->cafile ? SSL_CTX_load_verify_locations(c, u->cafile, NULL)
+				   : SSL_CTX_set_default_verify_paths(c);
+		if (ok != 1) {
+			set_error("cannot load the CA file %s: %s",
+				  u->cafile ? u->cafile : "(system default)", ssl_reason());
+			SSL_CTX_free(c);
+			return NULL;
+		}
+		SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	}
+	SSL_CTX_free(ctx);
+	ctx = c;
+	ctx_cafile = u->cafile;
+	ctx_insecure = u->insecure;
+	return ctx;
+}
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+const char *sim_tls_hint(long x509_err)
+{
+	if (x509_err == X509_V_ERR_HOSTNAME_MISMATCH || x509_err == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		return "the certificate is not for this host: use a name or address it lists, "
+		       "or --insecure for tests";
+	return "trust the daemon's CA with --cafile <data_dir>/tls/ca.pem, or --insecure "
+	       "for tests";
+}
+
+/* Why SSL_connect failed, as one line into last_error. */
+static void tls_connect_error(const struct sim_url *u, SSL *ssl, int rc)
+{
+	int saved_errno = errno;
+	long vr = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_last_error();
+	int err = SSL_get_error(ssl, rc);
+	char reason[256];
+
+	if (!u->insecure && vr != X509_V_OK) {
+		set_error("TLS handshake: certificate verify failed: %s (%s)",
+			  X509_verify_cert_error_string(vr), sim_tls_hint(vr));
+	} else if (e) {
+		ERR_error_string_n(e, reason, sizeof reason);
+		set_error("TLS handshake: %s%s", reason,
+			  ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER
+			  ? " (is this the daemon's https port?)" : "");
+	} else {
+		set_error("TLS handshake: %s",
+			  err == SSL_ERROR_SYSCALL && saved_errno ? strerror(saved_errno)
+			  : "the connection closed (is this the daemon's https port?)");
+	}
+	ERR_clear_error();
+}
+
+/* Starts TLS on c->fd: SNI for names, the name or address checked against the
+ * certificate, unless insecure. Returns 0 or -1 after set_error. */
+static int tls_start(const struct sim_url *u, struct http_conn *c)
+{
+	SSL_CTX *ctx = tls_ctx(u);
+	bool ip = is_ip_literal(u->host);
+	int rc;
+
+	if (!ctx)
+		return -1;
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    (!ip && SSL_set_tlsext_host_name(c->ssl, u->host) != 1)) {
+		set_error("TLS: %s", ssl_reason());
+		return -1;
+	}
+	if (!u->insecure) {
+		X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, u->host) != 1
+		       : SSL_set1_host(c->ssl, u->host) != 1) {
+			set_error("TLS: cannot check the name %s", u->host);
+			return -1;
+		}
+	}
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_connect(c->ssl);
+	if (rc != 1) {
+		tls_connect_error(u, c->ssl, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the connection ------------------------------------------------------------- */
 
 static int dial(const struct sim_url *u, int timeout_ms)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	char port[16];
-	int fd = -1;
+	int fd = -1, rc, err = 0;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof port, "%d", u->port);
-	if (getaddrinfo(u->host, port, &hints, &res) != 0)
+	rc = getaddrinfo(u->host, port, &hints, &res);
+	if (rc != 0) {
+		set_error("cannot resolve %s: %s", u->host, gai_strerror(rc));
 		return -1;
+	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
+		if (fd < 0) {
+			err = errno;
 			continue;
+		}
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
+		err = errno;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
+	if (fd < 0) {
+		set_error("connect to %s: %s", u->base, strerror(err));
+		errno = err;
+	}
 	return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* Connects, over TLS for https. Returns 0 or -1 after set_error. */
+static int conn_open(const struct sim_url *u, int timeout_ms, struct http_conn *c)
+{
+	c->ssl = NULL;
+	c->fd = dial(u, timeout_ms);
+	if (c->fd < 0)
+		return -1;
+	if (u->tls) {
+		/* The handshake's last flight, then the request, are small writes
+		 * while data is in flight: Nagle would hold the request until the
+		 * daemon's delayed ACK, 40 ms per call. */
+		int one = 1;
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (tls_start(u, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void conn_close(struct http_conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);    /* no close_notify: the daemon closes after answering */
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->fd = -1;
+}
+
+static int send_all(struct http_conn *c, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
+		ssize_t w;
+		if (c->ssl) {
+			size_t done = 0;
+			w = SSL_write_ex(c->ssl, p, n, &done) == 1 ? (ssize_t)done : -1;
+		} else {
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+		}
+		if (w <= 0) {
+			set_error("send: %s", c->ssl ? "TLS write failed" : strerror(errno));
 			return -1;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
 	return 0;
 }
 
+/* Reads up to n bytes: > 0, 0 at the end of the stream, -1 on an error. */
+static ssize_t recv_some(struct http_conn *c, char *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	if (!c->ssl) {
+		do
+			r = recv(c->fd, p, n, 0);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			set_error("receive: %s", strerror(errno));
+		return r;
+	}
+	if (SSL_read_ex(c->ssl, p, n, &got) == 1)
+		return (ssize_t)got;
+	if (SSL_get_error(c->ssl, 0) == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	set_error("receive: %s", errno == EAGAIN ? "timed out" : "TLS read failed");
+	return -1;
+}
+
 /* Reads the whole answer until EOF (the server closes: Connection: close), or
  * until the body announced by Content-Length is complete. */
-static int read_answer(int fd, char **out, size_t *out_len)
+static int read_answer(struct http_conn *c, char **out, size_t *out_len)
 {
 	size_t cap = 0, len = 0;
 	char *buf = NULL;
@@ -118,9 +353,7 @@ static int read_answer(int fd, char **out, size_t *out_len)
 		if (!nb)
 			goto fail;
 		buf = nb;
-		r = recv(fd, buf + len, cap - len - 1, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = recv_some(c, buf + len, cap - len - 1);
 		if (r < 0)
 			goto fail;
 		if (r == 0)
@@ -173,27 +406,44 @@ int http_call(const struct sim_url *u, const char *method, const char *path,
 	      const char *token, const char *body, int timeout_ms,
 	      int *status, char **resp, int *retry_after)
 {
+	struct http_conn c = { -1, NULL };
 	char head[2048];
-	char *ans = NULL, *hend, *ra, *te;
+	char *req = NULL, *ans = NULL, *hend, *ra, *te;
 	size_t ans_len = 0, blen = body ? strlen(body) : 0;
-	int fd, n;
+	/* Host: the base without its scheme ("host:port", "[v6]:port") */
+	const char *hostport = strstr(u->base, "://") + 3;
+	int n;
 
-	fd = dial(u, timeout_ms);
-	if (fd < 0)
-		return -1;
-	n = snprintf(head, sizeof head,
-		     "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n%s%s%s\r\n",
-		     method, path, u->host, u->port, blen, token ? "Authorization: Bearer " : "",
-		     token ? token : "", token ? "\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof head || send_all(fd, head, (size_t)n) < 0 ||
-	    (blen && send_all(fd, body, blen) < 0) || read_answer(fd, &ans, &ans_len) < 0) {
-		close(fd);
+	last_error[0] = '\0';
+	if (conn_open(u, timeout_ms, &c) < 0) {
+		conn_close(&c);
 		return -1;
 	}
-	close(fd);
+	n = snprintf(head, sizeof head,
+		     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n%s%s%s\r\n",
+		     method, path, hostport, blen, token ? "Authorization: Bearer " : "",
+		     token ? token : "", token ? "\r\n" : "");
+	/* head and body in one write (one TLS record): a second small write
+	 * waits for the ACK of the first (Nagle against delayed ACK) */
+	if (n < 0 || (size_t)n >= sizeof head || !(req = malloc((size_t)n + blen))) {
+		set_error("%s%s: request too large", u->base, path);
+		conn_close(&c);
+		return -1;
+	}
+	memcpy(req, head, (size_t)n);
+	if (blen)
+		memcpy(req + n, body, blen);
+	if (send_all(&c, req, (size_t)n + blen) < 0 || read_answer(&c, &ans, &ans_len) < 0) {
+		free(req);
+		conn_close(&c);
+		return -1;
+	}
+	free(req);
+	conn_close(&c);
 	hend = strstr(ans, "\r\n\r\n");
 	if (!hend || sscanf(ans, "HTTP/1.%*d %d", status) != 1) {
+		set_error("%s%s: not an HTTP answer", u->base, path);
 		free(ans);
 		return -1;
 	}
@@ -223,7 +473,7 @@ static cJSON *api_json(const struct sim_url *u, const char *method, const char *
 		cJSON *j;
 		if (http_call(u, method, path, token, body, 10000, &status, &resp, &retry) < 0) {
 			fprintf(stderr, "scanbridge-sim: %s %s%s: %s\n", method, u->base, path,
-				errno ? strerror(errno) : "no answer");
+				http_error());
 			return NULL;
 		}
 		if (status == 429) {
@@ -236,8 +486,10 @@ static cJSON *api_json(const struct sim_url *u, const char *method, const char *
 			continue;
 		}
 		if (status != want_status) {
-			fprintf(stderr, "scanbridge-sim: %s %s%s: HTTP %d %.300s\n", method, u->base,
-				path, status, resp);
+			fprintf(stderr, "scanbridge-sim: %s %s%s: HTTP %d %.300s%s\n", method, u->base,
+				path, status, resp, status / 100 == 3 && !u->tls
+				? "(a redirect: the daemon serves HTTPS; use --url https://host:https_port)"
+				: "");
 			free(resp);
 			return NULL;
 		}
@@ -340,5 +592,8 @@ int api_healthz(const struct sim_url *u, int timeout_ms)
 	if (http_call(u, "GET", "/healthz", NULL, NULL, timeout_ms, &status, &resp, NULL) < 0)
 		return -1;
 	free(resp);
-	return status == 200 ? 0 : -1;
+	if (status == 200)
+		return 0;
+	set_error("HTTP %d", status);
+	return -1;
 }

@@ -2,31 +2,52 @@
 /* A small blocking HTTP/1.1 client for the set-up calls of scanbridge-sim
  * (create sessions, pair scanners, health checks) made before or outside the
  * event loop, and the typed REST calls built on it. One connection per request
- * (Connection: close); Content-Length and chunked answers are both read. */
+ * (Connection: close); Content-Length and chunked answers are both read.
+ * https:// URLs go over TLS (OpenSSL): the daemon's certificate is verified
+ * against the system store or --cafile, and its name against the URL's host
+ * (SNI sent for names), unless --insecure. */
 #ifndef SIM_HTTP_H
 #define SIM_HTTP_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* http://host[:port] — the base of every URL the simulator takes. */
+/* http(s)://host[:port] — the base of every URL the simulator takes, and how
+ * to trust the daemon when it is https (the WebSockets then go to wss://). */
 struct sim_url {
 	char host[256];
 	int port;
-	char base[300];      /* "http://host:port" */
+	bool tls;            /* https:// (REST over TLS, WebSockets over wss://) */
+	char base[300];      /* "http://host:port" or "https://host:port" */
+	const char *cafile;  /* PEM CA(s) to trust instead of the system store; NULL:
+			      * the system store. Not owned (an argv string). */
+	bool insecure;       /* no certificate or name check: for tests only */
 };
 
-/* Parses "http://host[:port][/path][#fragment]". *rest (may be NULL) points at
- * the path (or the end). IPv6 literals in brackets are accepted. Returns 0 or -1
- * (not http://, bad port, host too long). */
+/* Parses "http[s]://host[:port][/path][#fragment]" (default port 80 or 443).
+ * *rest (may be NULL) points at the path (or the end). IPv6 literals in
+ * brackets are accepted. cafile and insecure are left NULL/false. Returns 0 or
+ * -1 (another scheme, bad port, host too long). */
 int sim_url_parse(const char *s, struct sim_url *u, const char **rest);
 
 /* One request. body may be NULL; token (may be NULL) becomes a Bearer header.
  * On success returns 0 with *status set and *resp a malloc'd NUL-terminated
  * body (free()); *retry_after (may be NULL) is the Retry-After seconds or 0.
- * Returns -1 on a network error or timeout (nothing allocated). */
+ * Returns -1 on a network, TLS or certificate error, or a timeout (nothing
+ * allocated); http_error() then says which. */
 int http_call(const struct sim_url *u, const char *method, const char *path,
 	      const char *token, const char *body, int timeout_ms,
 	      int *status, char **resp, int *retry_after);
+
+/* Why the last http_call failed: "connection refused", "certificate verify
+ * failed: self-signed certificate in certificate chain (trust the daemon's CA
+ * with --cafile ...)", ... Static storage, valid until the next http_call. */
+const char *http_error(void);
+
+/* The advice printed after OpenSSL refused the daemon's certificate with
+ * X509_V_ERR_* code x509_err (the REST client here and the WebSockets in
+ * conn.c say the same). A static string. */
+const char *sim_tls_hint(long x509_err);
 
 /* ---- REST calls (docs/protocol.md). Each returns 0, or -1 after printing why
  * to stderr. 429 answers are retried after Retry-After (with a warning). */

@@ -15,6 +15,16 @@
 
 #define SIM_DEFAULT_URL "http://127.0.0.1:8080"
 
+/* The trust options every command that talks to the daemon takes, with
+ * https:// URLs (ignored with http://). */
+#define SIM_TLS_USAGE \
+	"  --cafile PATH        with https: trust the CA(s) in this PEM file (the daemon's\n" \
+	"                       <data_dir>/tls/ca.pem) instead of the system store\n" \
+	"  --insecure           with https: check neither the certificate nor the name\n" \
+	"                       (for tests only)\n"
+#define OPT_TLS(cafile_p, insecure_p) \
+	OPT_STR("cafile", cafile_p), OPT_FLAG("insecure", insecure_p)
+
 enum sim_opt_kind {
 	SIM_OPT_END = 0,    /* ends a table (an all-zero entry) */
 	SIM_OPT_STR,        /* const char *: the argument itself */
@@ -70,12 +80,15 @@ static inline int sim_opts_exit(int rc)
 }
 
 /* The command line load and chaos share: the fleet (--sessions, --scanners,
- * --rate, --api-key, -q), --url, --duration, --settle, --seed, --json. The
- * caller sets the defaults and the bounds in which the two commands differ;
- * url defaults to SIM_DEFAULT_URL and fo.send is set (both send scans). */
+ * --rate, --api-key, -q), --url, --cafile, --insecure, --duration, --settle,
+ * --seed, --json. The caller sets the defaults and the bounds in which the
+ * two commands differ; url defaults to SIM_DEFAULT_URL and fo.send is set
+ * (both send scans). */
 struct fleet_cli {
 	struct fleet_opts fo;        /* fo.url is filled from url by fleet_cli_parse */
 	const char *url;             /* --url, SIM_DEFAULT_URL when not given */
+	const char *cafile;          /* --cafile, or NULL */
+	bool insecure;               /* --insecure */
 	double duration;             /* seconds of sending */
 	double settle;               /* seconds to wait for the last acks/deliveries */
 	bool json;
@@ -85,12 +98,17 @@ struct fleet_cli {
 };
 
 /* sim_opts_parse over the shared options and own (may be NULL), then --url
- * into cli->fo.url. Returns like sim_opts_parse. */
+ * (with --cafile and --insecure) into cli->fo.url. Returns like sim_opts_parse. */
 int fleet_cli_parse(struct fleet_cli *cli, const char *cmd, int argc, char **argv,
 		    void (*usage)(FILE *f), const struct sim_opt *own);
 
-/* Parses a --url value into *u. Returns 0, or -1 after printing why. */
-int sim_opts_url(const char *cmd, const char *url, struct sim_url *u);
+/* Parses a --url value into *u, with the trust options: cafile (may be NULL;
+ * must be readable) and insecure. Returns 0, or -1 after printing why. */
+int sim_opts_url(const char *cmd, const char *url, const char *cafile, bool insecure,
+		 struct sim_url *u);
+/* The trust options alone, for a URL parsed otherwise (the scanner's pair
+ * URL): sets u->cafile and u->insecure. Returns 0, or -1 after printing why. */
+int sim_opts_tls(const char *cmd, const char *cafile, bool insecure, struct sim_url *u);
 
 /* SIM_OPT_CALL setter for --seed N: seeds the generator at once, N in
  * [0, 2^62] (0: from the time and pid). dst is unused. */
