@@ -212,7 +212,8 @@ test('offline: scans wait in the outbox and are delivered once, in order, when b
   assert.equal(await page.locator('#state').textContent(), 'Offline');
   const codes = ['OFF-1', 'OFF-2', 'OFF-3'];
   for (const c of codes) await sendManual(page, c);
-  for (const c of codes) assert.equal(await itemState(page, c), 'pending');
+  // the outbox renders after its store write: wait for each row, then check
+  for (const c of codes) await waitItemState(page, c, 'pending');
   assert.equal(await undelivered(page), 4);
   await sleep(1000);
   assert.deepEqual((await scansOf(s)).map((x) => x.code), ['BEFORE-1'], 'nothing left the phone');
