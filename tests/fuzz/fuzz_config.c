@@ -73,6 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(cfg.bind[0] != '\0' && cfg.data_dir[0] != '\0');
 	FUZZ_ASSERT(!strncmp(cfg.public_url, "http://", 7) ||
 		    !strncmp(cfg.public_url, "https://", 8));
-	FUZZ_ASSERT(cfg.port >= 1 && cfg.port <= 65535);
+	FUZZ_ASSERT(cfg.http_port >= 1 && cfg.http_port <= 65535);
+	FUZZ_ASSERT(cfg.https_port >= 1 && cfg.https_port <= 65535);
+	/* TLS on needs two ports, files needs both files */
+	FUZZ_ASSERT(!cfg.tls_active || cfg.http_port != cfg.https_port);
+	FUZZ_ASSERT(cfg.tls != SB_TLS_FILES || (cfg.tls_cert[0] && cfg.tls_key[0]));
 	return 0;
 }
