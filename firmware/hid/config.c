@@ -126,7 +126,7 @@ int hid_config_parse_end(const char *s, unsigned *out)
 static int reader_key(struct parse *p, const char *k, const char *v)
 {
 	struct hid_reader_conf *r = p->reader;
-	int n;
+	int n = 0; /* set_int fills it on success; -O3 cannot see that */
 
 	if (!strcmp(k, "layout"))
 		return v[0] ? set_str(p, r->layout, sizeof r->layout, v) : fail(p, "empty layout");
