@@ -77,6 +77,7 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(REL_BUILD) build-fuzz build-arm64
+	@echo "(build-image/, the appliance's caches and images: rm -rf build-image)"
 
 # Cross build for arm64 (Raspberry Pi) against a Debian sysroot; the unit tests
 # run under qemu-user. Needs: mmdebstrap gcc-aarch64-linux-gnu qemu-user.
@@ -100,3 +101,32 @@ bench-deps:
 
 bench: build bench-deps
 	python3 tests/bench/bench.py all
+
+# The appliance (docs/appliance.md): Debian packages, flashable images and
+# their boot smoke test under qemu (TCG). Everything lands in build-image/:
+# deb/<arch>/ the packages, cache/ the base root filesystems, out/ the
+# images (.img.xz + .sha256). Needs root (image files keep owners).
+.PHONY: image-deps deb deb-arm64 image-x86 image-rpi image-test
+image-deps:
+	@scripts/install-deps.sh image
+
+deb: image-deps
+	image/build-deb.sh amd64
+
+deb-arm64: image-deps
+	[ -d $(SYSROOT_ARM64)/usr/include ] || scripts/make-sysroot.sh arm64 $(SYSROOT_ARM64)
+	SB_SYSROOT=$(abspath $(SYSROOT_ARM64)) image/build-deb.sh arm64
+
+image-x86: deb
+	image/build-image.sh amd64
+
+image-rpi: deb-arm64
+	image/build-image.sh arm64
+
+# Boots both under qemu and checks from outside (tests/image/boottest.py):
+# x86 by UEFI (the whole test) and by BIOS (boot to ready), the Pi's root
+# file system on -M virt (the whole test). scanbridge-sim from $(BUILD).
+image-test: image-x86 image-rpi build
+	SB_SIM=$(abspath $(BUILD))/bin/scanbridge-sim tests/image/boottest.py amd64 --firmware uefi
+	SB_SIM=$(abspath $(BUILD))/bin/scanbridge-sim tests/image/boottest.py amd64 --firmware bios --quick
+	SB_SIM=$(abspath $(BUILD))/bin/scanbridge-sim tests/image/boottest.py arm64

@@ -112,6 +112,9 @@ int config_set_derived_host(struct sb_config *c, const char *host);
 void config_print_help(FILE *out, const char *argv0);
 void config_print_example(FILE *out);   /* etc/scanbridge.conf.example */
 void config_print_markdown(FILE *out);  /* docs/configuration.md */
+/* Manual page in roff: section 8 is scanbridged(8) (flags), section 5 is
+ * scanbridge.conf(5) (file keys); man/scanbridged.8, man/scanbridge.conf.5. */
+void config_print_man(FILE *out, int section);
 
 
 #endif

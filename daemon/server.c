@@ -33,6 +33,7 @@
 #include "relay.h"
 #include "rest.h"
 #include "sb_err.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "session.h"
 #include "store.h"
@@ -493,6 +494,7 @@ static void drain(void)
 	int64_t until = clock_mono_ms() + DRAIN_MS;
 
 	log_info("shutting down", NULL);
+	sdnotify_stopping();
 	batch_flush();
 	session_close_all(1001, "server shutting down");
 	batch_flush();
@@ -578,6 +580,7 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	warn_if_links_local_only();
 	printf("desktop: %s/\n", cfg->public_url);
 	fflush(stdout);
+	sdnotify_ready(D.ctx, cfg->public_url); /* READY=1, watchdog pets */
 	run_loop();
 out:
 	teardown();

@@ -4,17 +4,27 @@
 #   scripts/install-deps.sh build   - compiler and libraries
 #   scripts/install-deps.sh test    - build + what the test suite drives
 #   scripts/install-deps.sh cross   - build + the arm64 cross toolchain
+#   scripts/install-deps.sh image   - cross + Debian packaging, image building
+#                                     and the qemu boot test (make deb, image-*)
 set -euo pipefail
 build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
             libjwt-dev libcjson-dev libqrencode-dev libssl-dev
             libzxing-dev libjpeg62-turbo-dev libturbojpeg0-dev libspng-dev
-            libevdev-dev libxkbcommon-dev xkb-data libudev-dev libgpiod-dev)
+            libevdev-dev libxkbcommon-dev xkb-data libudev-dev libgpiod-dev
+            libsystemd-dev)
 test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind gdb zbar-tools
            barcode imagemagick libmagickcore-6.q16-6-extra chromium
            openssl libnss3-tools)
 # (libmagickcore-*-extra: ImageMagick's SVG reader, for the generated decode
 # corpus; --no-install-recommends below would leave it out.)
 cross_pkgs=(mmdebstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user)
+# (qemu-user-static + binfmt-support: dpkg runs arm64 maintainer scripts in
+# the Pi image's root file system; grub-*-bin: the x86 image's boot loader,
+# made on this machine; ovmf/qemu-system-*: image-test.)
+image_pkgs=(debhelper dpkg-dev fakeroot lintian genimage dosfstools mtools e2fsprogs
+            xz-utils qemu-user-static binfmt-support arch-test grub-pc-bin grub-efi-amd64-bin
+            qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
+            openssh-client curl)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -26,6 +36,7 @@ test)
 	command -v npm >/dev/null || pkgs+=(npm)
 	;;
 cross) pkgs+=("${cross_pkgs[@]}") ;;
+image) pkgs+=("${cross_pkgs[@]}" "${image_pkgs[@]}") ;;
 esac
 
 # playwright-core (npm registry, exact version from the lock file) drives the

@@ -690,10 +690,48 @@ static void test_tls_modes(void)
 	CHECK_STR(R.c.public_url, "https://pos.example");        /* configured: kept */
 }
 
+static void print_man8(FILE *out)
+{
+	config_print_man(out, 8);
+}
+
+static void print_man5(FILE *out)
+{
+	config_print_man(out, 5);
+}
+
+/* The manual pages (man/) are generated like the example and the markdown,
+ * name every option, and keep roff requests out of the option text. */
+static void test_generated_man(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	check_generated("man/scanbridged.8", print_man8);
+	check_generated("man/scanbridge.conf.5", print_man5);
+	config_print_man(out, 8);
+	fclose(out);
+	CHECK(!strncmp(buf, ".\\\" Generated", 12));
+	CHECK(strstr(buf, ".TH SCANBRIDGED 8 "));
+	CHECK(strstr(buf, ".TP\n.B \\-\\-session\\-ttl N\n"));
+	CHECK(strstr(buf, "Default: 600; file key \\fBsession_ttl\\fR.\n"));
+	free(buf);
+	buf = NULL;
+	out = open_memstream(&buf, &len);
+	config_print_man(out, 5);
+	fclose(out);
+	CHECK(strstr(buf, ".TH SCANBRIDGE.CONF 5 "));
+	CHECK(strstr(buf, ".TP\n.B durability = normal|full\n"));
+	CHECK(strstr(buf, "environment \\fBSCANBRIDGE_DURABILITY\\fR"));
+	free(buf);
+}
+
 TEST_MAIN(TEST(test_defaults), TEST(test_defaults_raw), TEST(test_default_file),
 	  TEST(test_file_syntax),
 	  TEST(test_file_errors), TEST(test_line_length), TEST(test_precedence),
 	  TEST(test_env_errors), TEST(test_flag_errors), TEST(test_ranges),
 	  TEST(test_finish), TEST(test_actions), TEST(test_reload),
 	  TEST(test_generated_example), TEST(test_generated_markdown),
-	  TEST(test_example_contents), TEST(test_markdown_contents), TEST(test_port_alias), TEST(test_tls_modes))
+	  TEST(test_example_contents), TEST(test_markdown_contents), TEST(test_port_alias), TEST(test_tls_modes),
+	  TEST(test_generated_man))
