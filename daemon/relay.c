@@ -162,8 +162,7 @@ static void receipt_one(const struct sb_scan *scan, void *arg)
 {
 	struct receipt_ctx *c = arg;
 
-	if (!strcmp(c->p->scanner, scan->scanner))
-		session_peer_send(c->p, sb_msg_delivered(scan->id, scan->seq));
+	session_peer_send(c->p, sb_msg_delivered(scan->id, scan->seq));
 }
 
 static void scanner_refill(struct peer *p)
@@ -177,7 +176,7 @@ static void scanner_refill(struct peer *p)
 
 		if (to > head)
 			to = head;
-		if (store_scans_range(R.st, session_id(s), p->sent_seq, to, receipt_one, &c))
+		if (store_scans_range(R.st, session_id(s), p->scanner, p->sent_seq, to, receipt_one, &c))
 			return;
 		p->sent_seq = to;
 	}

@@ -9,13 +9,13 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "fastjson.h"
 #include "sb_err.h"
 
 #define MAX_SAFE_INT 9007199254740991.0 /* 2^53 - 1: larger doubles are ambiguous */
@@ -386,6 +386,18 @@ int sb_msg_decode(const char *buf, size_t len, int max_depth,
 		  struct sb_client_msg *out, struct sb_msg_error *err)
 {
 	struct sb_msg_error scratch;
+
+	err = err_reset(err, &scratch);
+	msg_reset(out);
+	if (max_depth >= 1 && sb_fast_decode(buf, len, out))
+		return 0;
+	return sb_msg_decode_tree(buf, len, max_depth, out, err);
+}
+
+int sb_msg_decode_tree(const char *buf, size_t len, int max_depth,
+		       struct sb_client_msg *out, struct sb_msg_error *err)
+{
+	struct sb_msg_error scratch;
 	cJSON *root;
 	int rc;
 
@@ -497,77 +509,6 @@ void *sb_scan_to_json(const struct sb_scan *s)
 	return o;
 }
 
-/* ---- hot-path encoders ---------------------------------------------------------
- * scan, ack and delivered go out once or more per scan; they are printed
- * directly instead of through a cJSON tree (three allocations per field), with
- * exactly cJSON's output: same field order, same escaping. */
-
-/* Appends s as a JSON string body (no quotes), escaped as cJSON does. Returns
- * the new end, or NULL if it would pass end. */
-static char *put_escaped(char *p, const char *end, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" :
-				  c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" :
-				  c == '\t' ? "\\t" : NULL;
-
-		if (end - p < 7)
-			return NULL;
-		if (esc) {
-			*p++ = esc[0];
-			*p++ = esc[1];
-		} else if (c < 0x20) {
-			p += sprintf(p, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-		} else {
-			*p++ = (char)c;
-		}
-	}
-	*p = '\0';
-	return p;
-}
-
-/* Formats into a fresh allocation: fmt's %s arguments are escaped strings. */
-static char *print_msg(size_t size, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static char *print_msg(size_t size, const char *fmt, ...)
-{
-	char *out = malloc(size);
-	va_list ap;
-	int n;
-
-	if (out == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	n = vsnprintf(out, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
-char *sb_msg_scan(const struct sb_scan *s)
-{
-	char code[SB_CODE_MAX_BYTES * 6 + 1], id[SB_SCAN_ID_MAX * 6 + 1], sc[SB_ID_MAX * 6];
-	char at[24] = "null";
-
-	if (!put_escaped(code, code + sizeof code, s->code) ||
-	    !put_escaped(id, id + sizeof id, s->id) ||
-	    !put_escaped(sc, sc + sizeof sc, s->scanner))
-		return NULL;
-	if (s->scanned_at >= 0)
-		snprintf(at, sizeof at, "%" PRId64, s->scanned_at);
-	return print_msg(strlen(code) + strlen(id) + strlen(sc) + 200,
-			 "{\"type\":\"scan\",\"seq\":%" PRId64 ",\"id\":\"%s\",\"code\":\"%s\","
-			 "\"format\":\"%s\",\"scanner\":\"%s\",\"scanned_at\":%s,"
-			 "\"received_at\":%" PRId64 "}", s->seq, id, code,
-			 barcode_format_name(s->format), sc, at, s->received_at);
-}
-
 static bool put_scanner_list(cJSON *o, const struct sb_scanner_info *sc, size_t n)
 {
 	cJSON *arr = cJSON_AddArrayToObject(o, "scanners");
@@ -600,26 +541,6 @@ char *sb_msg_welcome(const char *role, const char *session, int64_t last_seq,
 	if (ok && (scanners != NULL || (role != NULL && strcmp(role, "desktop") == 0)))
 		ok = put_scanner_list(o, scanners, scanners != NULL ? n_scanners : 0);
 	return finish(o, ok);
-}
-
-char *sb_msg_ack(const char *id, int64_t seq, bool duplicate)
-{
-	char e[SB_SCAN_ID_MAX * 6 + 1];
-
-	if (id == NULL || !put_escaped(e, e + sizeof e, id))
-		return NULL;
-	return print_msg(strlen(e) + 80, "{\"type\":\"ack\",\"id\":\"%s\",\"seq\":%" PRId64
-			 ",\"duplicate\":%s}", e, seq, duplicate ? "true" : "false");
-}
-
-char *sb_msg_delivered(const char *id, int64_t seq)
-{
-	char e[SB_SCAN_ID_MAX * 6 + 1];
-
-	if (id == NULL || !put_escaped(e, e + sizeof e, id))
-		return NULL;
-	return print_msg(strlen(e) + 64, "{\"type\":\"delivered\",\"id\":\"%s\",\"seq\":%" PRId64 "}",
-			 e, seq);
 }
 
 char *sb_msg_scanner_joined(const char *id, const char *name)
