@@ -102,12 +102,22 @@ int sim_url_parse(const char *s, struct sim_url *u, const char **rest)
 
 /* ---- TLS ------------------------------------------------------------------------ */
 
-/* OpenSSL's reason for its last error, never NULL; clears its error queue. */
+/* OpenSSL's reason for its last error, never NULL: the system error behind it
+ * if there is one (a CA file that cannot be read), else its own. Clears
+ * OpenSSL's error queue. */
 static const char *ssl_reason(void)
 {
-	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+	unsigned long e, last = 0;
+	const char *r;
 
-	ERR_clear_error();
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_SYSTEM_ERROR(e)) {
+			ERR_clear_error();
+			return strerror(ERR_GET_REASON(e));
+		}
+		last = e;
+	}
+	r = last ? ERR_reason_error_string(last) : NULL;
 	return r ? r : "unknown error";
 }
 

@@ -2,11 +2,9 @@
 /* Table-driven getopt_long for the scanbridge-sim commands (see opts.h). */
 #include "opts.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sim.h"
 
@@ -161,11 +159,6 @@ int sim_opts_url(const char *cmd, const char *url, const char *cafile, bool inse
 
 int sim_opts_tls(const char *cmd, const char *cafile, bool insecure, struct sim_url *u)
 {
-	if (cafile && access(cafile, R_OK) != 0) {
-		fprintf(stderr, "scanbridge-sim %s: cannot read --cafile %s: %s\n", cmd, cafile,
-			strerror(errno));
-		return -1;
-	}
 	/* lws 4.1 checks a wss:// certificate against the Host header cut at its
 	 * first ':', which an IPv6 literal ("[::1]:8443") does not survive. */
 	if (u->tls && !insecure && strchr(u->host, ':')) {

@@ -103,7 +103,8 @@ int fleet_cli_parse(struct fleet_cli *cli, const char *cmd, int argc, char **arg
 		    void (*usage)(FILE *f), const struct sim_opt *own);
 
 /* Parses a --url value into *u, with the trust options: cafile (may be NULL;
- * must be readable) and insecure. Returns 0, or -1 after printing why. */
+ * read at the first https call, so chaos --daemon-cmd may give the CA the
+ * daemon is about to create) and insecure. Returns 0, or -1 after printing why. */
 int sim_opts_url(const char *cmd, const char *url, const char *cafile, bool insecure,
 		 struct sim_url *u);
 /* The trust options alone, for a URL parsed otherwise (the scanner's pair

@@ -9,6 +9,12 @@
   tests/bench/bench.py latency [--target peer]     1,000 scans/s over 500 sessions
   tests/bench/bench.py profile [--tool perf|callgrind] [--durability normal]
 
+--tls (daemon only; issue 14): the daemon runs with `--tls on`, HTTPS + WSS on
+one free port and plain HTTP (redirects, /healthz) on another; the sim talks
+https:// and wss:// and trusts the daemon's own CA (<data dir>/tls/ca.pem,
+--cafile). Everything else, the measurement included, is the same as without.
+Results are stored under the same names with a "_tls" suffix.
+
 Every figure is printed with the commands that reproduce it. The daemon and the
 load generator (scanbridge-sim) run on this machine, on 127.0.0.1 only, so they
 share its cores: both processes' CPU time is reported. Results also go to
@@ -29,6 +35,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -48,9 +55,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 OUT = os.environ.get("BENCH_OUT") or os.path.join(BUILD, "bench", "results.json")
 
-# The issue's targets.
+# The issue's targets (issue 4; with --tls, issue 14's for the TLS rows).
 TARGETS = {
     "idle_bytes_per_conn": 2048,
+    "idle_bytes_per_conn_tls": 8192,
     "throughput_normal": 20000,
     "throughput_full": 5000,
     "lat_p50_ms": 1.0, "lat_p99_ms": 5.0, "ack_p99_ms": 5.0,
@@ -69,6 +77,12 @@ DAEMON_FLAGS = [
 ]
 
 results = {}
+TLS = False          # --tls: the daemon serves HTTPS + WSS, the sim uses them
+
+
+def rkey(name):
+    """The results key of a benchmark: "_tls" appended with --tls."""
+    return name + ("_tls" if TLS else "")
 
 
 def log(*a):
@@ -162,8 +176,13 @@ def machine():
 
 # ---- HTTP -------------------------------------------------------------------
 
-def http_get(port, path, timeout=2.0):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(srv, path, timeout=2.0):
+    """GET on the server: over HTTPS (verifying its CA) when it serves TLS."""
+    if srv.tls:
+        c = http.client.HTTPSConnection("127.0.0.1", srv.https_port, timeout=timeout,
+                                        context=srv.ssl_context())
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
     try:
         c.request("GET", path)
         r = c.getresponse()
@@ -172,9 +191,9 @@ def http_get(port, path, timeout=2.0):
         c.close()
 
 
-def ws_connections(port):
+def ws_connections(srv):
     """Authenticated WebSocket connections, from /metrics (daemon and peer)."""
-    _, text = http_get(port, "/metrics", timeout=10)
+    _, text = http_get(srv, "/metrics", timeout=10)
     n = 0
     for line in text.splitlines():
         if line.startswith("scanbridge_connections") and "unauthenticated" not in line:
@@ -185,16 +204,26 @@ def ws_connections(port):
 # ---- servers under test ------------------------------------------------------
 
 class Server:
-    """The daemon or the Node peer on a free port with a fresh data dir."""
+    """The daemon or the Node peer on a free port with a fresh data dir. With
+    --tls the daemon serves HTTPS + WSS on https_port (plain HTTP on port only
+    redirects, but for /healthz) and url is https://."""
 
     def __init__(self, target="daemon", durability="normal", extra=(), wrap=(), data_dir=None):
         self.target = target
+        self.tls = TLS and target == "daemon"
         self.port = free_port()
+        self.https_port = None
+        self._ssl = None
+        while self.tls and self.https_port in (None, self.port):
+            self.https_port = free_port()
         self.tmp = tempfile.mkdtemp(prefix=f"sb-bench-{target}-")
         self.data = data_dir or os.path.join(self.tmp, "data")
+        self.cafile = os.path.join(self.data, "tls", "ca.pem")
         if target == "daemon":
-            self.argv = [DAEMON, "--port", str(self.port), "--data-dir", self.data,
-                         "--durability", durability] + DAEMON_FLAGS + list(extra)
+            ports = (["--tls", "on", "--https-port", str(self.https_port),
+                      "--http-port", str(self.port)] if self.tls else ["--port", str(self.port)])
+            self.argv = [DAEMON] + ports + ["--data-dir", self.data,
+                                            "--durability", durability] + DAEMON_FLAGS + list(extra)
         else:
             self.argv = [NODE, PEER_JS, "--port", str(self.port), "--data-dir", self.data,
                          "--durability", durability] + list(extra)
@@ -203,19 +232,35 @@ class Server:
         self.t_spawn = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = (f"https://127.0.0.1:{self.https_port}" if self.tls
+                    else f"http://127.0.0.1:{self.port}")
+
+    def ssl_context(self):
+        """Trusts the daemon's own CA only; None until the daemon wrote it."""
+        if self._ssl is None and os.path.exists(self.cafile):
+            try:
+                self._ssl = ssl.create_default_context(cafile=self.cafile)
+            except (OSError, ssl.SSLError):
+                return None     # being written: try again
+        return self._ssl
+
+    def sim_args(self):
+        """How the sim reaches this server: --url, and --cafile with TLS."""
+        return ["--url", self.url] + (["--cafile", self.cafile] if self.tls else [])
 
     def wait_ready(self, timeout=20.0, poll=0.001):
-        """Seconds from spawn to the first /healthz 200."""
+        """Seconds from spawn to the first /healthz 200 (over HTTPS with TLS:
+        the time until the daemon serves what the sim will use)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.target} exited {self.proc.returncode}: {self.log_tail()}")
             try:
-                st, _ = http_get(self.port, "/healthz", timeout=1)
-                if st == 200:
-                    return time.monotonic() - self.t_spawn
-            except OSError:
+                if not self.tls or self.ssl_context():
+                    st, _ = http_get(self, "/healthz", timeout=1)
+                    if st == 200:
+                        return time.monotonic() - self.t_spawn
+            except (OSError, ssl.SSLError):
                 pass
             time.sleep(poll)
         raise RuntimeError(f"{self.target} not ready in {timeout} s: {self.log_tail()}")
@@ -244,9 +289,17 @@ class Server:
 
 
 def server_cmd(srv):
-    """The command line of a server, with a placeholder data dir."""
+    """The command line of a server, with placeholder ports and data dir."""
     argv = [("DIR" if a == srv.data else a) for a in srv.argv]
-    return cmdline(argv).replace(f"--port {srv.port}", "--port PORT")
+    return (cmdline(argv).replace(f"--port {srv.port}", "--port PORT")
+            .replace(f"--http-port {srv.port}", "--http-port HTTP_PORT")
+            .replace(f"--https-port {srv.https_port}", "--https-port HTTPS_PORT"))
+
+
+def sim_cmd(srv, args):
+    """The printed sim command: URL for the server's URL, DIR for its data dir."""
+    args = [a.replace(srv.data, "DIR") for a in args]
+    return cmdline(sim_argv() + args).replace(srv.url, "URL")
 
 
 # ---- the load generator ------------------------------------------------------
@@ -314,8 +367,8 @@ def first_use(srv):
     once. Its first use maps ~2 MiB more of libcrypto (OpenSSL 3 sets up its
     provider at the first hash: lws's WebSocket handshake, libjwt's HMAC),
     which is the same for one connection or ten thousand."""
-    rc, out, err, _, _ = run_sim(["idle", "--url", srv.url, "--connections", "2", "--hold", "1",
-                                  "--json", "-q"], timeout=60)
+    rc, out, err, _, _ = run_sim(["idle"] + srv.sim_args() + ["--connections", "2", "--hold", "1",
+                                                               "--json", "-q"], timeout=60)
     if rc:
         raise RuntimeError(f"first use: sim exit {rc}: {err[-800:]}")
     time.sleep(1.0)
@@ -323,8 +376,9 @@ def first_use(srv):
 
 
 def bench_idle(target="daemon", connections=10000):
-    name = f"idle_{target}"
-    log(f"\n== idle connections: {connections} WebSockets ({connections // 2} sessions) -> {target}")
+    name = rkey(f"idle_{target}")
+    log(f"\n== idle connections: {connections} {'TLS ' if TLS else ''}WebSockets "
+        f"({connections // 2} sessions) -> {target}")
     with Server(target) as srv:
         srv.wait_ready()
         time.sleep(1.0)
@@ -332,8 +386,8 @@ def bench_idle(target="daemon", connections=10000):
         first_use(srv)
         base = rss(srv.pid)
         cpu0 = cpu_s(srv.pid)
-        args = ["idle", "--url", srv.url, "--connections", str(connections),
-                "--connect-timeout", "280", "--json"]
+        args = ["idle"] + srv.sim_args() + ["--connections", str(connections),
+                                            "--connect-timeout", "280", "--json"]
         t0 = time.monotonic()
         state = {}
 
@@ -342,7 +396,7 @@ def bench_idle(target="daemon", connections=10000):
                 return False
             state["last"] = time.monotonic()
             try:
-                state["n"] = ws_connections(srv.port)
+                state["n"] = ws_connections(srv)
             except OSError:
                 return False
             return state["n"] >= connections
@@ -356,7 +410,7 @@ def bench_idle(target="daemon", connections=10000):
                 if abs(cur - prev) < prev * 0.01:
                     break
                 prev = cur
-            return {"rss": rss(srv.pid), "n": ws_connections(srv.port), "ramp_s": ramp,
+            return {"rss": rss(srv.pid), "n": ws_connections(srv), "ramp_s": ramp,
                     "cpu": cpu_s(srv.pid)}
 
         rc, out, err, sim_cpu, held = run_sim(args, timeout=300, hold_until=all_welcomed,
@@ -369,12 +423,12 @@ def bench_idle(target="daemon", connections=10000):
              "bytes_per_conn": per, "rss_cold": cold,
              "bytes_per_conn_cold": (held["rss"] - cold) / held["n"], "ramp_s": held["ramp_s"],
              "server_cpu_s": held["cpu"] - cpu0, "sim_cpu_s": sim_cpu,
-             "server_cmd": server_cmd(srv), "sim_cmd": cmdline(sim_argv() + args).replace(srv.url, "URL")}
+             "tls": srv.tls, "server_cmd": server_cmd(srv), "sim_cmd": sim_cmd(srv, args)}
     results[name] = r
     log(f"  baseline RSS {base / 1048576:.2f} MiB (after its first use; at start "
         f"{cold / 1048576:.2f} MiB), with {r['connections']} connections "
         f"{r['rss_held'] / 1048576:.1f} MiB -> {per:.0f} B/connection"
-        + (f" (target <= {TARGETS['idle_bytes_per_conn']})" if target == "daemon" else "")
+        + (f" (target <= {TARGETS[rkey('idle_bytes_per_conn')]})" if target == "daemon" else "")
         + f"; {r['bytes_per_conn_cold']:.0f} B/connection counted from the start")
     log(f"  all welcomed after {r['ramp_s']:.1f} s; CPU {target} {r['server_cpu_s']:.1f} s, "
         f"sim {sim_cpu:.1f} s")
@@ -387,8 +441,8 @@ def bench_idle(target="daemon", connections=10000):
 def load_once(target, durability, sessions, scanners, rate, duration):
     with Server(target, durability) as srv:
         srv.wait_ready()
-        args = ["load", "--url", srv.url, "--sessions", str(sessions), "--scanners", str(scanners),
-                "--rate", str(rate), "--duration", str(duration), "--json"]
+        args = ["load"] + srv.sim_args() + ["--sessions", str(sessions), "--scanners", str(scanners),
+                                            "--rate", str(rate), "--duration", str(duration), "--json"]
         cpu0, t0 = cpu_s(srv.pid), time.monotonic()
         rc, out, err, sim_cpu, _ = run_sim(args, timeout=duration * 4 + 120)
         wall = time.monotonic() - t0
@@ -403,7 +457,7 @@ def load_once(target, durability, sessions, scanners, rate, duration):
         j["_wall_s"] = wall
         j["_rss_end"] = rss_end
         j["_server_cmd"] = server_cmd(srv)
-        j["_sim_cmd"] = cmdline(sim_argv() + args).replace(srv.url, "URL")
+        j["_sim_cmd"] = sim_cmd(srv, args)
         j["_clean"] = rc == 0 and j.get("lost", 1) == 0 and j.get("duplicates", 1) == 0
         return j
 
@@ -445,7 +499,7 @@ def fmt_lat(d):
 
 def bench_throughput(target="daemon", durability="normal", sessions=10, scanners=4, duration=10,
                      runs=RUNS):
-    name = f"throughput_{durability}_{target}"
+    name = rkey(f"throughput_{durability}_{target}")
     log(f"\n== throughput, durability={durability}: {sessions} sessions x {scanners} scanners, "
         f"--rate 0, {duration} s, {runs} runs -> {target}")
     rs = []
@@ -460,7 +514,7 @@ def bench_throughput(target="daemon", durability="normal", sessions=10, scanners
             f"over {j['_wall_s']:.1f} s")
     s = summarize_load(rs)
     s.update(target=target, durability=durability, sessions=sessions, scanners=scanners,
-             duration=duration)
+             duration=duration, tls=TLS)
     results[name] = s
     tgt = TARGETS.get(f"throughput_{durability}")
     log(f"  median {s['throughput']:.0f} scans/s acked-after-commit, "
@@ -472,7 +526,7 @@ def bench_throughput(target="daemon", durability="normal", sessions=10, scanners
 
 
 def bench_latency(target="daemon", sessions=500, scanners=1, rate=2, duration=15, runs=RUNS):
-    name = f"latency_{target}"
+    name = rkey(f"latency_{target}")
     log(f"\n== latency: {sessions} sessions x {scanners} scanner x {rate}/s = "
         f"{sessions * scanners * rate} scans/s, {duration} s, {runs} runs -> {target}")
     rs = []
@@ -484,7 +538,8 @@ def bench_latency(target="daemon", sessions=500, scanners=1, rate=2, duration=15
             f"{j.get('lost')} exit {j['_exit']}; CPU {target} {j['_server_cpu_s']:.1f} s, "
             f"sim {j['_sim_cpu_s']:.1f} s")
     s = summarize_load(rs)
-    s.update(target=target, sessions=sessions, scanners=scanners, rate=rate, duration=duration)
+    s.update(target=target, sessions=sessions, scanners=scanners, rate=rate, duration=duration,
+             tls=TLS)
     results[name] = s
     log(f"  median scan->desktop p50 {s['lat']['p50']:.2f} ms, p99 {s['lat']['p99']:.2f} ms; "
         f"ack p99 {s['ack']['p99']:.2f} ms"
@@ -496,7 +551,7 @@ def bench_latency(target="daemon", sessions=500, scanners=1, rate=2, duration=15
 # ---- 4. footprint --------------------------------------------------------------
 
 def bench_footprint(target="daemon", starts=10):
-    name = f"footprint_{target}"
+    name = rkey(f"footprint_{target}")
     log(f"\n== footprint -> {target}")
     # Idle RSS: a fresh start, one /healthz, settled for 2 s (median of 3).
     idle, parts, used = [], [], []
@@ -530,7 +585,7 @@ def bench_footprint(target="daemon", starts=10):
          "idle_rss_file": statistics.median(p[1] for p in parts),
          "ready_cold_ms": statistics.median(cold), "ready_warm_ms": statistics.median(warm),
          "ready_cold_all": [round(x, 1) for x in cold], "ready_warm_all": [round(x, 1) for x in warm],
-         "server_cmd": srv_cmd}
+         "tls": TLS, "server_cmd": srv_cmd}
     if target == "daemon":
         tmp = tempfile.mkdtemp(prefix="sb-bench-strip-")
         try:
@@ -569,8 +624,9 @@ def bench_profile(tool="perf", durability="normal", sessions=10, scanners=4, dur
         wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}"]
         with Server("daemon", durability, wrap=wrap) as srv:
             srv.wait_ready(timeout=60)
-            args = ["load", "--url", srv.url, "--sessions", str(sessions), "--scanners",
-                    str(scanners), "--rate", "0", "--duration", str(duration), "--json"]
+            args = ["load"] + srv.sim_args() + ["--sessions", str(sessions), "--scanners",
+                                                str(scanners), "--rate", "0", "--duration",
+                                                str(duration), "--json"]
             rc, out, err, _, _ = run_sim(args, timeout=duration * 4 + 120)
             j = last_json(out) or {}
         rep = subprocess.run(["callgrind_annotate", "--inclusive=no", cg],
@@ -584,8 +640,9 @@ def bench_profile(tool="perf", durability="normal", sessions=10, scanners=4, dur
                                     str(srv.pid)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
             time.sleep(0.5)
-            args = ["load", "--url", srv.url, "--sessions", str(sessions), "--scanners",
-                    str(scanners), "--rate", "0", "--duration", str(duration), "--json"]
+            args = ["load"] + srv.sim_args() + ["--sessions", str(sessions), "--scanners",
+                                                str(scanners), "--rate", "0", "--duration",
+                                                str(duration), "--json"]
             rc, out, err, _, _ = run_sim(args, timeout=duration * 4 + 120)
             j = last_json(out) or {}
             rec.send_signal(signal.SIGINT)
@@ -603,7 +660,7 @@ def bench_profile(tool="perf", durability="normal", sessions=10, scanners=4, dur
     lines = [l for l in rep.splitlines() if l.strip() and not l.startswith("#")]
     log("\n".join("  " + l for l in lines[:45]))
     log(f"  full report: {rel(path)}")
-    results[f"profile_{tool}"] = {"report": rel(path), "throughput": j.get("throughput")}
+    results[rkey(f"profile_{tool}")] = {"report": rel(path), "throughput": j.get("throughput")}
 
 
 # ---- summary ---------------------------------------------------------------------
@@ -619,7 +676,7 @@ def ratio(a, b):
 def summary():
     R = results
     rows = []
-    f = R.get("footprint_daemon")
+    f = R.get(rkey("footprint_daemon"))
     if f:
         rows.append(("idle RSS", f"{f['idle_rss'] / 1048576:.2f} MiB", "<= 8 MiB",
                      verdict(f["idle_rss"] <= TARGETS["idle_rss_bytes"])))
@@ -630,20 +687,20 @@ def summary():
                      verdict(f["ready_warm_ms"] <= TARGETS["ready_ms"]
                              and f["ready_cold_ms"] <= TARGETS["ready_ms"])))
         rows.append(("stripped binary", f"{f['stripped_bytes'] / 1024:.0f} KiB", "reported", ""))
-    i = R.get("idle_daemon")
+    i = R.get(rkey("idle_daemon"))
     if i:
-        rows.append((f"RSS per idle connection ({i['connections']})",
+        tgt = TARGETS[rkey("idle_bytes_per_conn")]
+        rows.append((f"RSS per idle {'TLS ' if TLS else ''}connection ({i['connections']})",
                      f"{i['bytes_per_conn']:.0f} B (from start {i['bytes_per_conn_cold']:.0f} B)",
-                     "<= 2048 B",
-                     verdict(i["bytes_per_conn"] <= TARGETS["idle_bytes_per_conn"])))
+                     f"<= {tgt} B", verdict(i["bytes_per_conn"] <= tgt)))
     for d in ("normal", "full"):
-        t = R.get(f"throughput_{d}_daemon")
+        t = R.get(rkey(f"throughput_{d}_daemon"))
         if t:
             tgt = TARGETS[f"throughput_{d}"]
             rows.append((f"throughput, durability={d}", f"{t['throughput']:.0f} scans/s "
                          f"({t['clean_runs']}/{t['runs']} runs lossless)", f">= {tgt}/s",
                          verdict(t["throughput"] >= tgt and t["clean_runs"] == t["runs"])))
-    l = R.get("latency_daemon")
+    l = R.get(rkey("latency_daemon"))
     if l:
         rows.append(("scan->desktop p50", f"{l['lat']['p50']:.2f} ms", "<= 1 ms",
                      verdict(l["lat"]["p50"] <= 1)))
@@ -651,7 +708,7 @@ def summary():
                      verdict(l["lat"]["p99"] <= 5)))
         rows.append(("ack p99", f"{l['ack']['p99']:.2f} ms", "<= 5 ms",
                      verdict(l["ack"]["p99"] <= 5)))
-    log("\n== summary (daemon)")
+    log(f"\n== summary (daemon{', HTTPS + WSS' if TLS else ''})")
     for r in rows:
         log(f"  {r[0]:<40} {r[1]:<42} {r[2]:<12} {r[3]}")
     peer = []
@@ -748,7 +805,13 @@ def main():
     ap.add_argument("--duration", type=int, default=None)
     ap.add_argument("--runs", type=int, default=RUNS)
     ap.add_argument("--tool", choices=["perf", "callgrind"], default="perf")
+    ap.add_argument("--tls", action="store_true",
+                    help="the daemon with --tls on, the sim over https:// and wss:// (daemon only)")
     a = ap.parse_args()
+    global TLS
+    TLS = a.tls
+    if TLS and (a.target == "peer" or a.what == "peer"):
+        sys.exit("--tls: the Node peer serves no TLS; benchmark the daemon only")
 
     soft, hard = raise_fd_limit()
     m = machine()
@@ -759,10 +822,15 @@ def main():
     log("daemon, load generator (and the Node peer) share these cores; CPU of each is reported.")
     if not os.access(DAEMON, os.X_OK):
         sys.exit(f"no daemon at {DAEMON}: run make build")
+    if TLS and "--tls" not in subprocess.run([DAEMON, "--help"], capture_output=True,
+                                             text=True).stdout:
+        sys.exit(f"--tls: {DAEMON} has no --tls option (issue 14)")
+    if TLS:
+        log("TLS: the daemon serves HTTPS + WSS (--tls on), the sim trusts its CA (--cafile)")
     snapshot_binaries()
     log(f"daemon: {rel(DAEMON_SRC)} (sha256 {m['daemon_sha256'][:12]}, built {m['daemon_mtime']}); "
         f"sim: {cmdline(sim_argv() or ['-'])}")
-    if a.what in ("all", "peer") or a.target == "peer":
+    if (a.what in ("all", "peer") or a.target == "peer") and not TLS:
         if not os.path.isdir(os.path.join(HERE, "peer", "node_modules")):
             sys.exit("the Node peer's modules are missing: make bench-deps")
     if a.what not in ("footprint",) and not sim_argv():
@@ -785,7 +853,7 @@ def main():
     try:
         if a.what in ("all", "footprint"):
             step(bench_footprint, a.target)
-            if a.what == "all":
+            if a.what == "all" and not TLS:
                 step(bench_footprint, "peer")
         if a.what in ("all", "idle"):
             step(bench_idle, a.target, a.connections)
@@ -795,7 +863,7 @@ def main():
         if a.what in ("all", "latency"):
             step(bench_latency, a.target, runs=a.runs,
                  **{k: v for k, v in tp.items() if k == "duration"})
-        if a.what in ("all", "peer"):
+        if a.what in ("all", "peer") and not TLS:
             step(bench_idle, "peer", a.connections)
             for d in ("normal", "full"):
                 step(bench_throughput, "peer", d, runs=a.runs, **tp)
