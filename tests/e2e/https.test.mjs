@@ -32,6 +32,7 @@ import { chromium } from 'playwright-core';
 import {
   CHROMIUM, CHROMIUM_ARGS, Daemon, decodeQR, freePort, newPage, screenshot, waitFor, SLOW,
 } from './lib/harness.mjs';
+import { makeBarcodeVideo } from './lib/video.mjs';
 
 const HOST = 'sbtest-box';
 const NAME = `${HOST}.local`;
@@ -69,31 +70,6 @@ function launch(home, extra = []) {
   });
 }
 
-/** A 640×480 y4m (10 frames, looped by Chromium) showing an EAN-13 barcode (as in phone.test.mjs). */
-function makeBarcodeVideo(dir, text) {
-  const W = 640, H = 480;
-  const svg = join(dir, 'code.svg');
-  const raw = join(dir, 'frame.gray');
-  execFileSync('barcode', ['-n', '-b', text, '-e', 'ean13', '-S', '-o', svg]);
-  execFileSync('convert', ['-size', `${W}x${H}`, 'xc:white',
-    '(', '-density', '300', svg, '-colorspace', 'Gray', '-trim', '+repage', '-shave', '4x4', '-trim', '+repage',
-    '-resize', '440x260!', ')',
-    '-gravity', 'center', '-composite', '-colorspace', 'Gray', '-depth', '8', `gray:${raw}`]);
-  const y = readFileSync(raw);
-  assert.equal(y.length, W * H);
-  const uv = Buffer.alloc((W / 2) * (H / 2), 128);
-  const path = join(dir, 'barcode.y4m');
-  const fd = openSync(path, 'w');
-  writeSync(fd, `YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`);
-  for (let i = 0; i < 10; i++) {
-    writeSync(fd, 'FRAME\n');
-    writeSync(fd, y);
-    writeSync(fd, uv);
-    writeSync(fd, uv);
-  }
-  closeSync(fd);
-  return path;
-}
 
 /**
  * GET http://127.0.0.1:<http><path> from node with this Host header,

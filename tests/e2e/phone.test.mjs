@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Daemon, launchBrowser, newPage, waitFor, screenshot, sleep, SLOW } from './lib/harness.mjs';
+import { makeBarcodeVideo } from './lib/video.mjs';
 
 let daemon;
 let browser;
@@ -425,33 +426,6 @@ test('plain HTTP on a LAN address: no camera, a clear hint, photo and typing off
 
 // ---- camera ---------------------------------------------------------------
 
-/** A 640×480 y4m (10 frames, looped by Chromium) showing an EAN-13 barcode. */
-function makeBarcodeVideo(dir, text) {
-  const W = 640, H = 480;
-  const svg = join(dir, 'code.svg');
-  const raw = join(dir, 'frame.gray');
-  execFileSync('barcode', ['-n', '-b', text, '-e', 'ean13', '-S', '-o', svg]);
-  execFileSync('convert', ['-size', `${W}x${H}`, 'xc:white',
-    // The SVG is a whole page with an outline: trim to the outline, shave
-    // it off, trim to the bars.
-    '(', '-density', '300', svg, '-colorspace', 'Gray', '-trim', '+repage', '-shave', '4x4', '-trim', '+repage',
-    '-resize', '440x260!', ')',
-    '-gravity', 'center', '-composite', '-colorspace', 'Gray', '-depth', '8', `gray:${raw}`]);
-  const y = readFileSync(raw);
-  assert.equal(y.length, W * H);
-  const uv = Buffer.alloc((W / 2) * (H / 2), 128);
-  const path = join(dir, 'barcode.y4m');
-  const fd = openSync(path, 'w');
-  writeSync(fd, `YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`);
-  for (let i = 0; i < 10; i++) {
-    writeSync(fd, 'FRAME\n');
-    writeSync(fd, y);
-    writeSync(fd, uv);
-    writeSync(fd, uv);
-  }
-  closeSync(fd);
-  return path;
-}
 
 test('camera: frames go to the daemon decoder; a code held in view is one scan', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sbphone-'));
