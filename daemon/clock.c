@@ -4,6 +4,7 @@
  * and rates), each reached through a function pointer tests can replace. */
 #include "clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static int64_t clock_ms(clockid_t id)
@@ -36,6 +37,21 @@ int64_t clock_wall_ms(void)
 int64_t clock_mono_ms(void)
 {
 	return mono_fn();
+}
+
+size_t clock_iso8601(int64_t wall_ms, char *out, size_t size)
+{
+	int64_t ms = wall_ms % 1000 < 0 ? wall_ms % 1000 + 1000 : wall_ms % 1000;
+	time_t t = (time_t)((wall_ms - ms) / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (!size)
+		return 0;
+	gmtime_r(&t, &tm);
+	n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(out + n, size - n, ".%03dZ", (int)ms);
+	return n < size ? n : size - 1;
 }
 
 void clock_stub(clock_fn wall, clock_fn mono)

@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "barcode.h"
+#include "clock.h"
 #include "grow.h"
 #include "sb_err.h"
 #include "strbuf.h"
@@ -132,17 +132,6 @@ static void put_cell(struct strbuf *b, const char *v, bool last)
 	strbuf_printf(b, "\"%s", last ? "\r\n" : ",");
 }
 
-static void iso_ms(int64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 static void put_row(struct strbuf *b, struct sess *s, const struct row *r)
 {
 	char count[24], when[32], name[128] = "";
@@ -150,7 +139,7 @@ static void put_row(struct strbuf *b, struct sess *s, const struct row *r)
 
 	session_scanner_name(s, l->scanner, name, sizeof(name));
 	snprintf(count, sizeof(count), "%lld", (long long)r->count);
-	iso_ms(l->scanned_at >= 0 ? l->scanned_at : l->received_at, when);
+	clock_iso8601(l->scanned_at >= 0 ? l->scanned_at : l->received_at, when, sizeof(when));
 	put_cell(b, l->code, false);
 	put_cell(b, barcode_format_name(l->format), false);
 	put_cell(b, count, false);

@@ -17,6 +17,9 @@
 #include "wordlist.h"
 
 #define REREAD_MS 1000
+/* A new DHCP address that no request named yet (the QR and pair links use
+ * it) is picked up within this. */
+#define NAMES_MAX_AGE_MS 60000
 
 /* The name part of a Host value, lower case, without port or IPv6 brackets.
  * False when it does not fit or is malformed: brackets around anything but an
@@ -187,9 +190,18 @@ static void add_addr(struct box_names *b, const struct sockaddr *sa)
 
 static char configured_hostname[HOSTCHECK_NAME_MAX];
 
+/* The names as last read, shared by the host check and the link builders:
+ * getifaddrs() is a dozen system calls, not something to do per request. */
+static struct {
+	struct box_names names;
+	int64_t read_at;        /* monotonic ms */
+	bool have;
+} cache;
+
 void box_names_set_hostname(const char *name)
 {
 	snprintf(configured_hostname, sizeof(configured_hostname), "%s", name ? name : "");
+	cache.have = false; /* a renamed box is seen at once */
 }
 
 int box_names_read(struct box_names *names)
@@ -213,23 +225,34 @@ int box_names_read(struct box_names *names)
 	return rc;
 }
 
+static void cache_refresh(int64_t now)
+{
+	box_names_read(&cache.names);
+	cache.read_at = now;
+	cache.have = true;
+}
+
+const struct box_names *box_names_current(void)
+{
+	int64_t now = clock_mono_ms();
+
+	if (!cache.have || now - cache.read_at >= NAMES_MAX_AGE_MS)
+		cache_refresh(now);
+	return &cache.names;
+}
+
 bool hostcheck_allowed(const char *host, const char *public_url, const char *allowed_hosts)
 {
-	static struct box_names names;
-	static int64_t read_at;
-	static bool have;
+	const struct box_names *names = box_names_current();
 	int64_t now;
 
-	if (!have || !hostcheck_match(host, &names, public_url, allowed_hosts)) {
-		now = clock_mono_ms();
-		if (have && now - read_at < REREAD_MS)
-			return false;
-		box_names_read(&names);
-		read_at = now;
-		have = true;
-		return hostcheck_match(host, &names, public_url, allowed_hosts);
-	}
-	return true;
+	if (hostcheck_match(host, names, public_url, allowed_hosts))
+		return true;
+	now = clock_mono_ms();
+	if (now - cache.read_at < REREAD_MS)
+		return false;
+	cache_refresh(now);
+	return hostcheck_match(host, names, public_url, allowed_hosts);
 }
 
 void hostcheck_name_part(const char *host, char *out, size_t size)

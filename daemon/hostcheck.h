@@ -46,6 +46,11 @@ void box_names_set_hostname(const char *name);
  * False when the box has none. */
 bool box_names_lan_addr(const struct box_names *names, char *out, size_t size);
 
+/* The box's names as read at most a minute ago (sooner when a request named
+ * one not known yet, or the hostname option changed): for work done per
+ * request. Valid until the next call of a hostcheck function. */
+const struct box_names *box_names_current(void);
+
 /* Fills names from the `hostname` option or gethostname(2), and getifaddrs(3). Returns 0 or SB_EIO
  * (names then holds what could be read). */
 int box_names_read(struct box_names *names);

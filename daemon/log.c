@@ -15,6 +15,8 @@
 
 #include <libwebsockets.h>
 
+#include "clock.h"
+
 #define LINE_MAX_BYTES 2048
 
 const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
@@ -79,14 +81,10 @@ const char *log_quote(char *buf, size_t size, const char *s)
 static size_t format_ts(char *buf, size_t size)
 {
 	struct timespec ts;
-	struct tm tm;
-	size_t n;
 
+	/* the real clock, not clock_wall_ms(): tests stub that one */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, size - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
-	return n < size ? n : size - 1;
+	return clock_iso8601((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf, size);
 }
 
 static void write_all(const char *p, size_t len)

@@ -49,38 +49,35 @@ static void names_now(struct tlsca_names *out)
 }
 
 /* Issues (or keeps) the server certificate for the box as it is now. */
-static int ensure_server(bool *changed)
+static int ensure_server(const struct tlsca_names *names, bool *changed)
 {
-	struct tlsca_names names;
 	char err[768] = "";
-	int rc;
+	int rc = tlsca_ensure_server(T.ca, names, time(NULL), changed, err, sizeof(err));
 
-	names_now(&names);
-	rc = tlsca_ensure_server(T.ca, &names, time(NULL), changed, err, sizeof(err));
 	if (rc)
 		log_error("cannot issue the server certificate", "err=\"%s\"", err);
 	else if (*changed)
-		log_info("server certificate issued", "host=%s addresses=%d", names.hostname,
-			 names.n_addr);
+		log_info("server certificate issued", "host=%s addresses=%d", names->hostname,
+			 names->n_addr);
 	return rc;
 }
 
 static int open_local_ca(const struct sb_config *cfg)
 {
 	char dir[PATH_MAX + 8], err[768] = "";
-	struct box_names b;
+	struct tlsca_names names;
 	bool changed;
 	int rc;
 
-	box_names_read(&b);
+	names_now(&names);
 	snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
-	if ((rc = tlsca_open(&T.ca, dir, b.hostname[0] ? b.hostname : "scanbridge", time(NULL),
-			     err, sizeof(err)))) {
+	if ((rc = tlsca_open(&T.ca, dir, names.hostname[0] ? names.hostname : "scanbridge",
+			     time(NULL), err, sizeof(err)))) {
 		log_error("cannot open the box's certificate authority", "dir=\"%s\" err=\"%s\"",
 			  dir, err);
 		return rc;
 	}
-	if ((rc = ensure_server(&changed)))
+	if ((rc = ensure_server(&names, &changed)))
 		return rc;
 	snprintf(T.cert, sizeof(T.cert), "%s", tlsca_server_cert_path(T.ca));
 	snprintf(T.key, sizeof(T.key), "%s", tlsca_server_key_path(T.ca));
@@ -165,12 +162,14 @@ static bool files_replaced(void)
 
 void lws_tls_check(struct lws_context *ctx)
 {
+	struct tlsca_names names;
 	bool changed = false;
 
 	if (!T.cfg || !T.cfg->tls_active)
 		return;
 	if (T.ca) {
-		if (ensure_server(&changed))
+		names_now(&names);
+		if (ensure_server(&names, &changed))
 			return; /* the running certificate stays in use */
 	} else {
 		changed = files_replaced();

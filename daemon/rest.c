@@ -188,7 +188,6 @@ static bool same_secret(const char *a, const char *b)
 static void link_base(const struct rest_req *rq, char *out, size_t size)
 {
 	char name[HOSTCHECK_NAME_MAX];
-	struct box_names b;
 
 	snprintf(out, size, "%s", R.cfg->public_url);
 	if (!R.cfg->public_url_derived || !rq->host[0] || strpbrk(rq->host, "/?#@\\ "))
@@ -196,8 +195,7 @@ static void link_base(const struct rest_req *rq, char *out, size_t size)
 	hostcheck_name_part(rq->host, name, sizeof(name));
 	if (hostcheck_is_local_only(name))
 		return;
-	box_names_read(&b);
-	if (hostcheck_match(rq->host, &b, NULL, NULL))
+	if (hostcheck_match(rq->host, box_names_current(), NULL, NULL))
 		snprintf(out, size, "%s://%s", R.cfg->tls_active ? "https" : "http", rq->host);
 }
 

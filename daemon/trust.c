@@ -48,21 +48,28 @@ bool trust_path(const char *path)
  * <hostname>.local. */
 static void reachable_host(const char *host, char *out, size_t size)
 {
-	struct box_names b;
+	const struct box_names *b = box_names_current();
 	char addr[64];
 
-	box_names_read(&b);
-	if (box_names_lan_addr(&b, addr, sizeof(addr))) {
+	if (box_names_lan_addr(b, addr, sizeof(addr))) {
 		snprintf(out, size, strchr(addr, ':') ? "[%s]" : "%s", addr);
 		return;
 	}
 	hostcheck_name_part(host, out, size);
 	if (out[0] && !hostcheck_is_local_only(out))
 		return;
-	if (b.hostname[0])
-		snprintf(out, size, "%.200s.local", b.hostname);
+	if (b->hostname[0])
+		snprintf(out, size, "%.200s.local", b->hostname);
 	else
 		snprintf(out, size, "localhost");
+}
+
+/* The box's name for people (info.json, the Apple profile's title). */
+static const char *box_label(void)
+{
+	const char *hn = box_names_current()->hostname;
+
+	return hn[0] ? hn : "scanbridge";
 }
 
 bool trust_https_url(const char *host, const char *path, const char *query,
@@ -145,15 +152,13 @@ static const char *mode_name(void)
 
 static void h_info(const char *host, struct rest_resp *rs)
 {
-	struct box_names b;
 	char url[600];
 	cJSON *o = cJSON_CreateObject();
 	char *text;
 
-	box_names_read(&b);
 	cJSON_AddBoolToObject(o, "tls", R_cfg->tls_active);
 	cJSON_AddStringToObject(o, "mode", mode_name());
-	cJSON_AddStringToObject(o, "box", b.hostname[0] ? b.hostname : "scanbridge");
+	cJSON_AddStringToObject(o, "box", box_label());
 	if (R_cfg->tls_active && trust_https_url(host, "/", NULL, url, sizeof(url)))
 		cJSON_AddStringToObject(o, "https_url", url);
 	else
@@ -191,12 +196,10 @@ static void h_mobileconfig(struct rest_resp *rs)
 {
 	const unsigned char *der;
 	size_t len;
-	struct box_names b;
 
-	box_names_read(&b);
 	der = tlsca_ca_der(R_ca, &len);
-	if (mobileconfig_build(der, len, tlsca_ca_fingerprint(R_ca),
-			       b.hostname[0] ? b.hostname : "scanbridge", &rs->body, &rs->len)) {
+	if (mobileconfig_build(der, len, tlsca_ca_fingerprint(R_ca), box_label(),
+			       &rs->body, &rs->len)) {
 		rest_error(rs, SB_WIRE_UNAVAILABLE, "out of memory");
 		return;
 	}
