@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "grow.h"
+#include "idset.h"
 #include "log.h"
 #include "metrics.h"
 #include "rand.h"
@@ -46,6 +47,10 @@ struct sess {
 	struct sess *hnext;      /* hash chain */
 	struct sess *touched_next;
 	struct rate_window pair_codes; /* codes issued this minute (in memory) */
+	/* Client ids of its scans, for resends (schema/004): read from the
+	 * store when the session is first asked after start or a failed batch. */
+	struct idset ids;
+	bool ids_loaded;
 	bool touched, dead;
 	bool ending;             /* its DELETE is in the open batch */
 };
@@ -100,6 +105,7 @@ void session_shutdown(void)
 			struct sess *s = S.buckets[i];
 
 			S.buckets[i] = s->hnext;
+			idset_free(&s->ids);
 			free(s);
 		}
 	}
@@ -212,6 +218,8 @@ static void sess_reload(struct sess *s)
 	s->last_seq = s->committed_seq = row.last_seq;
 	s->delivered_seq = row.delivered_seq;
 	s->ending = false;       /* its DELETE, if any, was rolled back */
+	idset_free(&s->ids);     /* it may name scans that were rolled back */
+	s->ids_loaded = false;
 }
 
 const char *session_id(const struct sess *s) { return s->id; }
@@ -269,6 +277,7 @@ static void reap_cb(void)
 		struct sess *s = S.graveyard;
 
 		S.graveyard = s->hnext;
+		idset_free(&s->ids);
 		free(s);
 	}
 }
@@ -731,10 +740,65 @@ int session_scans_list(struct sess *s, int64_t after, int limit,
 	return store_scans_after(S.st, s->id, after, s->committed_seq, limit, fn, ctx);
 }
 
+/* ---- client ids (resends) ---- */
+
+static int add_id(int64_t seq, const char *id, void *arg)
+{
+	return idset_add(arg, idset_hash(id ? id : ""), seq);
+}
+
+/* Builds the session's client-id set from the store the first time it is
+ * needed: one pass over the session's rows, in the open batch's view. */
+static int ids_ready(struct sess *s)
+{
+	int rc;
+
+	if (s->ids_loaded)
+		return 0;
+	rc = store_scan_ids_each(S.st, s->id, add_id, &s->ids);
+	if (rc) {
+		idset_free(&s->ids);
+		return rc;
+	}
+	s->ids_loaded = true;
+	return 0;
+}
+
+/* The scan of s whose client id is id (hash: idset_hash(id)), SB_ENOTFOUND
+ * if none: every candidate of the hash is read back and compared. */
+static int find_by_id(struct sess *s, const char *id, uint64_t hash, struct sb_scan *out,
+		      bool *delivered)
+{
+	size_t cursor = 0;
+	int64_t seq;
+	int rc = ids_ready(s);
+
+	if (rc)
+		return rc;
+	while ((seq = idset_next(&s->ids, hash, &cursor)) > 0) {
+		rc = store_scan_get(S.st, s->id, seq, out, NULL, delivered);
+		if (rc && rc != SB_ENOTFOUND)
+			return rc;
+		if (!rc && !strcmp(out->id, id))
+			return 0;
+	}
+	return SB_ENOTFOUND;
+}
+
+/* Records a stored scan's id; should memory run out, the set is dropped and
+ * read again from the store (which has the scan) when next needed. */
+static void remember_id(struct sess *s, uint64_t hash, int64_t seq)
+{
+	if (s->ids_loaded && idset_add(&s->ids, hash, seq)) {
+		idset_free(&s->ids);
+		s->ids_loaded = false;
+	}
+}
+
 int session_scan_status(struct sess *s, const char *id, int64_t *seq, bool *delivered)
 {
 	struct sb_scan scan;
-	int rc = store_scan_find(S.st, s->id, id, &scan, NULL, delivered);
+	int rc = find_by_id(s, id, idset_hash(id), &scan, delivered);
 
 	if (rc)
 		return rc;
@@ -746,37 +810,31 @@ int session_scan_status(struct sess *s, const char *id, int64_t *seq, bool *deli
 
 /* ---- writes the relay asks for ---- */
 
-/* A resend is the rare case: try the INSERT first (the UNIQUE(session, client
- * id) index is the check) and look the original up only when it collides. */
-static int scan_duplicate(struct sess *s, const struct sb_scan *scan, int64_t *seq,
-			  bool *duplicate)
-{
-	struct sb_scan found;
-	int rc = store_scan_find(S.st, s->id, scan->id, &found, NULL, NULL);
-
-	if (rc)
-		return rc == SB_ENOTFOUND ? SB_EIO : rc;
-	*seq = found.seq;
-	*duplicate = true;
-	metrics_inc(MC_SCANS_DUPLICATE);
-	return 0;
-}
-
+/* A resend gets the seq it had: looked up in memory first, then stored. */
 int session_scan_put(struct sess *s, const char *scanner, struct sb_scan *scan,
 		     int64_t *seq, bool *duplicate)
 {
+	uint64_t hash = idset_hash(scan->id);
+	struct sb_scan found;
 	int rc;
 
 	if ((rc = sess_begin(s)))
 		return rc;
+	rc = find_by_id(s, scan->id, hash, &found, NULL);
+	if (rc != SB_ENOTFOUND) {
+		if (rc)
+			return rc;
+		*seq = found.seq;
+		*duplicate = true;
+		metrics_inc(MC_SCANS_DUPLICATE);
+		return 0;
+	}
 	scan->seq = s->last_seq + 1;
 	scan->received_at = clock_wall_ms();
 	snprintf(scan->scanner, sizeof(scan->scanner), "%s", scanner);
-	rc = store_scan_insert(S.st, s->id, scan);
-	if (rc == SB_EEXIST)
-		return scan_duplicate(s, scan, seq, duplicate);
-	if (rc)
+	if ((rc = store_scan_insert(S.st, s->id, scan)))
 		return rc;
+	remember_id(s, hash, scan->seq);
 	s->last_seq = scan->seq;
 	*seq = scan->seq;
 	*duplicate = false;

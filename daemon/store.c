@@ -35,13 +35,21 @@ extern const int store_migration_count;
  * checkpoint inside the COMMIT that crosses its threshold, on the event loop,
  * holding back that batch's answers and every scan arriving meanwhile: that
  * was the whole of the relay's latency tail (docs/benchmarks.md). */
-#define WAL_CHECKPOINT_PAGES 256
+#define WAL_CHECKPOINT_PAGES 1024
 /* A commit landing while the thread copies keeps the WAL from wrapping to its
  * start; under sustained load that is every time, and the WAL would grow
  * without end. Past this many pages the thread is no longer asked and the loop
  * checkpoints between its own batches (store_checkpoint_due): most of the WAL
- * is copied back by then, what is left is what came in meanwhile. */
-#define WAL_LOOP_PAGES 1024
+ * is copied back by then, what is left is what came in meanwhile. Past the
+ * hard limit the loop's checkpoint waits for the thread's to end instead of
+ * giving up (it did, on a saturated machine, and the WAL grew past 4 MiB).
+ * Bigger thresholds copy a page rewritten by many commits once, and stall
+ * the loop less often: at 100 sessions x 2 scanners the loop checkpointed
+ * 194 times per 10 s at 256 / 1,024 pages (1.0 s), 39 times at 1,024 / 8,192
+ * (0.12 s) (docs/benchmarks.md, Performance II). */
+#define WAL_LOOP_PAGES 4096
+#define WAL_HARD_PAGES (2 * WAL_LOOP_PAGES)
+#define WAL_HARD_WAIT_MS 1000
 
 enum stmt {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -51,7 +59,7 @@ enum stmt {
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
 	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID, S_PAIR_RETIRE, S_PAIR_PURGE,
 	S_SCANNER_ADD, S_SCANNER_GET, S_SCANNER_KICK, S_SCANNER_COUNT, S_SCANNERS_LIST,
-	S_SCAN_INSERT, S_SCAN_FIND, S_SCANS_AFTER, S_SCANS_RANGE, S_SCANS_PURGE,
+	S_SCAN_INSERT, S_SCAN_GET, S_SCAN_IDS, S_SCANS_AFTER, S_SCANS_RANGE, S_SCANS_PURGE,
 	S_COUNT
 };
 
@@ -119,9 +127,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SCAN_INSERT] =
 		"INSERT INTO scans(session_id, seq, client_id, code, format, scanner_id,"
 		" scanned_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[S_SCAN_FIND] =
+	[S_SCAN_GET] =
 		"SELECT " SCAN_COLS ", code IS NULL, delivered_at IS NOT NULL FROM scans"
-		" WHERE session_id = ?1 AND client_id = ?2",
+		" WHERE session_id = ?1 AND seq = ?2",
+	[S_SCAN_IDS] = "SELECT seq, client_id FROM scans WHERE session_id = ?1",
 	[S_SCANS_AFTER] =
 		"SELECT " SCAN_COLS " FROM scans WHERE session_id = ?1 AND seq > ?2"
 		" AND seq <= ?3 AND code IS NOT NULL ORDER BY seq LIMIT ?4",
@@ -586,12 +595,18 @@ bool store_checkpoint_due(const struct store *st)
  * restarts from its start at the next commit once all of it is back. */
 int store_checkpoint(struct store *st)
 {
+	bool hard = st->wal_pages >= WAL_HARD_PAGES;
 	int logged = 0, copied = 0;
 	int rc;
 
 	if (st->in_txn)
 		return 0;
-	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &logged, &copied);
+	if (hard)
+		sqlite3_busy_timeout(st->db, WAL_HARD_WAIT_MS);
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, hard ? SQLITE_CHECKPOINT_FULL
+				       : SQLITE_CHECKPOINT_PASSIVE, &logged, &copied);
+	if (hard)
+		sqlite3_busy_timeout(st->db, LOOP_BUSY_TIMEOUT_MS);
 	if ((rc & 0xff) == SQLITE_BUSY)
 		return 0;
 	if (rc != SQLITE_OK) {
@@ -920,11 +935,11 @@ static void row_to_scan(sqlite3_stmt *s, struct sb_scan *out)
 	out->received_at = sqlite3_column_int64(s, 6);
 }
 
-int store_scan_find(struct store *st, const char *sid, const char *client_id,
-		    struct sb_scan *out, bool *purged, bool *delivered)
+int store_scan_get(struct store *st, const char *sid, int64_t seq,
+		   struct sb_scan *out, bool *purged, bool *delivered)
 {
-	sqlite3_stmt *s = st->stmt[S_SCAN_FIND];
-	int rc = step(st, s, bt(s, 1, sid) | bt(s, 2, client_id));
+	sqlite3_stmt *s = st->stmt[S_SCAN_GET];
+	int rc = step(st, s, bt(s, 1, sid) | bi(s, 2, seq));
 
 	if (rc == 1) {
 		row_to_scan(s, out);
@@ -935,6 +950,19 @@ int store_scan_find(struct store *st, const char *sid, const char *client_id,
 		rc = 0;
 	} else if (rc == 0) {
 		rc = SB_ENOTFOUND;
+	}
+	return reset(s, rc);
+}
+
+int store_scan_ids_each(struct store *st, const char *sid, store_scan_id_fn fn, void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[S_SCAN_IDS];
+	int rc = step(st, s, bt(s, 1, sid));
+
+	for (; rc == 1; rc = step(st, s, SQLITE_OK)) {
+		rc = fn(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1), ctx);
+		if (rc)
+			break;
 	}
 	return reset(s, rc);
 }

@@ -139,13 +139,18 @@ typedef void (*store_scanner_fn)(const struct store_scanner *s, void *ctx);
 int store_scanners_list(struct store *st, const char *sid, store_scanner_fn fn, void *ctx); /* non-kicked, by created_at */
 
 /* Scans. insert stores s (s->seq chosen by the caller, session in sid);
- * SB_EEXIST if the client id or seq already exists in the session.
- * find looks a client id up, also after its content was purged (then code is ""
- * and *purged is true). after calls fn for scans with after < seq <= upto whose
- * content is not purged, in seq order, at most limit of them. */
+ * SB_EEXIST if the seq already exists in the session. Client ids are not
+ * checked here: the session layer keeps them in memory (idset.h, schema/004).
+ * get reads a scan by seq, also after its content was purged (then code is ""
+ * and *purged is true). ids_each calls fn for every scan of the session, in
+ * no order, until fn returns non-zero (which it returns). after calls fn for
+ * scans with after < seq <= upto whose content is not purged, in seq order, at
+ * most limit of them. */
 int store_scan_insert(struct store *st, const char *sid, const struct sb_scan *s);
-int store_scan_find(struct store *st, const char *sid, const char *client_id,
-		    struct sb_scan *out, bool *purged, bool *delivered); /* SB_ENOTFOUND */
+int store_scan_get(struct store *st, const char *sid, int64_t seq,
+		   struct sb_scan *out, bool *purged, bool *delivered); /* SB_ENOTFOUND */
+typedef int (*store_scan_id_fn)(int64_t seq, const char *client_id, void *ctx);
+int store_scan_ids_each(struct store *st, const char *sid, store_scan_id_fn fn, void *ctx);
 typedef void (*store_scan_fn)(const struct sb_scan *s, void *ctx);
 int store_scans_after(struct store *st, const char *sid, int64_t after, int64_t upto,
 		      int limit, store_scan_fn fn, void *ctx);

@@ -263,6 +263,43 @@ static void test_duplicate_keeps_seq_and_is_not_forwarded(void)
 	teardown();
 }
 
+/* After a restart the client ids come back from the store (schema/004 keeps
+ * them in memory only): a resend is still the original scan. */
+static void test_duplicate_found_after_restart(void)
+{
+	struct fake_peer sc, sc2;
+	struct pair_of s;
+	cJSON *m;
+
+	setup();
+	open_and_pair(&s);
+	fake_init(&sc);
+	hello(&sc, s.p.scanner_token, 0);
+	send_scan(&sc, "x", "1");
+	send_scan(&sc, "y", "2");
+	batch_flush();
+	fake_free(&sc);
+	restart_session_layer();
+	fake_init(&sc2);
+	hello(&sc2, s.p.scanner_token, 0);
+	send_scan(&sc2, "y", "2");
+	send_scan(&sc2, "z", "3");
+	send_scan(&sc2, "x", "1");
+	batch_flush();
+	int64_t want[][2] = { { 2, 1 }, { 3, 0 }, { 1, 1 } };
+	for (int i = 0; i < 3; i++) {
+		m = next_msg(&sc2);
+		CHECK_STR(type_of(m), "ack");
+		CHECK_EQ_INT(num(m, "seq"), want[i][0]);
+		CHECK_EQ_INT(cJSON_IsTrue(cJSON_GetObjectItem(m, "duplicate")), want[i][1]);
+		cJSON_Delete(m);
+	}
+	CHECK_EQ_INT(store_scan_insert(st, s.o.sid, &(struct sb_scan){ .seq = 3 }), SB_EEXIST);
+	fake_free(&sc2);
+	free_pair(&s);
+	teardown();
+}
+
 static void test_cumulative_ack_sends_each_receipt_once(void)
 {
 	struct fake_peer d, sc;
@@ -878,6 +915,7 @@ static void test_hello_refuses_overlong_scanner_id(void)
 }
 
 TEST_MAIN(TEST(test_ack_only_after_commit), TEST(test_duplicate_keeps_seq_and_is_not_forwarded),
+	  TEST(test_duplicate_found_after_restart),
 	  TEST(test_cumulative_ack_sends_each_receipt_once),
 	  TEST(test_resume_replays_in_order_without_overflow),
 	  TEST(test_desktop_not_reading_falls_behind_then_catches_up),
