@@ -3,11 +3,20 @@
  * listeners are up, STOPPING=1 when the drain starts, STATUS= lines, and
  * WATCHDOG=1 pets sent from an lws timer on the event loop, so a loop that
  * stops turning stops petting and systemd restarts the daemon (WatchdogSec=).
- * Built without libsystemd (SB_SYSTEMD off) every call does nothing, and so
- * does every call when the daemon was not started by systemd. */
+ * When the daemon was not started by systemd ($NOTIFY_SOCKET unset) every
+ * call does nothing. */
 #ifndef SB_SDNOTIFY_H
 #define SB_SDNOTIFY_H
+#include <stdint.h>
+
 #include <libwebsockets.h>
+
+/* Sends one notify datagram (NAME=value lines) to $NOTIFY_SOCKET: 1 sent,
+ * 0 no socket named (not under systemd), or -errno. */
+int sdnotify_send(const char *msg);
+
+/* The watchdog interval systemd gave this process, in microseconds, or 0. */
+uint64_t sdnotify_watchdog_usec(void);
 
 /* Tells systemd the daemon serves url (STATUS=) and is ready; when the unit
  * has a watchdog, starts petting it from ctx's loop at half its interval.
