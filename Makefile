@@ -89,18 +89,30 @@ cross-arm64:
 	cmake --build build-arm64 -j $(JOBS)
 	ctest --test-dir build-arm64 -R unit --output-on-failure -j $(JOBS)
 
-# Benchmarks (issue 4; not part of `make test`): footprint, 10,000 idle
-# connections, durable throughput, latency, and the same runs against the Node
-# peer in tests/bench/peer. About 10 minutes; results in docs/benchmarks.md.
+# Benchmarks (issues 4 and "Performance II"; not part of `make test`):
+# footprint, 10,000 idle connections, durable throughput at 10x4 and 100x2
+# (interleaved) with the daemon's and the sim's CPU per scan, latency at 1,000
+# and 10,000 scans/s, and the same runs against the Node peer in
+# tests/bench/peer. Every target is printed with meets/MISSES (medians of
+# RUNS=3). About 15 minutes; results in docs/benchmarks.md.
 # One at a time: tests/bench/bench.py --help
-.PHONY: bench bench-deps
+# bench-flame: perf profile of the daemon at 100 sessions x 2 scanners ->
+# $(BUILD)/bench/flame.svg, flame.folded, perf.data (tests/bench/flame.py).
+.PHONY: bench bench-deps bench-flame
 bench-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 		$$([ "$$(id -u)" -eq 0 ] || echo sudo) apt-get install -y --no-install-recommends nodejs npm
 	@[ -d tests/bench/peer/node_modules/better-sqlite3 ] || (cd tests/bench/peer && npm ci --no-audit --no-fund)
 
 bench: build bench-deps
-	python3 tests/bench/bench.py all
+	python3 tests/bench/flame.py --self-test
+	BUILD=$(BUILD) python3 tests/bench/bench.py all
+
+bench-flame: build
+	@command -v perf >/dev/null || \
+		$$([ "$$(id -u)" -eq 0 ] || echo sudo) apt-get install -y --no-install-recommends linux-perf
+	python3 tests/bench/flame.py --self-test
+	BUILD=$(BUILD) python3 tests/bench/bench.py profile --tool perf --sessions 100 --scanners 2
 
 # The appliance (docs/appliance.md): Debian packages, flashable images and
 # their boot smoke test under qemu (TCG). Everything lands in build-image/:
