@@ -403,7 +403,7 @@ int cmd_scanner(int argc, char **argv)
 	sim_conn_stop(&s.conn);
 	{
 		int64_t until = sim_now_us() + 200000;
-		while (s.conn.wsi && sim_now_us() < until)
+		while (sim_conn_has_socket(&s.conn) && sim_now_us() < until)
 			sim_loop_service(&loop);
 	}
 	sim_loop_free(&loop);

@@ -155,7 +155,7 @@ int cmd_session(int argc, char **argv)
 		/* let the last ack reach the socket before closing */
 		int64_t until = sim_now_us() + 200000;
 		sim_conn_stop(&d.conn);
-		while (d.conn.wsi && sim_now_us() < until)
+		while (sim_conn_has_socket(&d.conn) && sim_now_us() < until)
 			sim_loop_service(&loop);
 	}
 	sim_loop_free(&loop);

@@ -107,9 +107,9 @@ static int scanner_writable(struct sim_conn *c, char *buf, size_t cap)
 	return n;
 }
 
-static void retry_cb(lws_sorted_usec_list_t *sul)
+static void retry_cb(struct sim_timer *sul)
 {
-	struct fleet_scanner *s = lws_container_of(sul, struct fleet_scanner, retry);
+	struct fleet_scanner *s = sim_container_of(sul, struct fleet_scanner, retry);
 
 	s->ob_next = s->ob_head;     /* resend what is unacked; acked ones are skipped */
 	sim_conn_want_write(&s->conn);
@@ -129,7 +129,7 @@ static void scanner_error(struct fleet_scanner *s, const struct sb_server_msg *m
 	if (idx < 0)
 		return;
 	if (again) {
-		lws_sul_schedule(f->loop.ctx, 0, &s->retry, retry_cb, 200 * 1000);
+		sim_timer_schedule(&f->loop, &s->retry, retry_cb, 200 * 1000);
 	} else {
 		if (f->stats.errors <= 5)
 			fprintf(stderr, "scanbridge-sim: scan %s refused: %s %s\n", m->id,
@@ -177,9 +177,9 @@ static const struct sim_conn_ops scanner_ops = {
 	.writable = scanner_writable,
 };
 
-static void gen_cb(lws_sorted_usec_list_t *sul)
+static void gen_cb(struct sim_timer *sul)
 {
-	struct fleet_scanner *s = lws_container_of(sul, struct fleet_scanner, gen);
+	struct fleet_scanner *s = sim_container_of(sul, struct fleet_scanner, gen);
 	struct fleet *f = s->sess->fleet;
 	int64_t now = sim_now_us(), interval = (int64_t)(1e6 / f->o.rate);
 
@@ -193,7 +193,7 @@ static void gen_cb(lws_sorted_usec_list_t *sul)
 		s->next_due_us += interval;
 	}
 	sim_conn_want_write(&s->conn);
-	lws_sul_schedule(f->loop.ctx, 0, &s->gen, gen_cb, s->next_due_us - now);
+	sim_timer_schedule(&f->loop, &s->gen, gen_cb, s->next_due_us - now);
 }
 
 /* ---- desktop ------------------------------------------------------------------ */
@@ -338,13 +338,13 @@ void fleet_sending(struct fleet *f, bool on)
 		for (int j = 0; j < f->sess[i].n_scanners; j++) {
 			struct fleet_scanner *s = &f->sess[i].scanners[j];
 			if (!on) {
-				lws_sul_cancel(&s->gen);
+				sim_timer_cancel(&s->gen);
 				continue;
 			}
 			if (f->o.rate > 0) {
 				int64_t interval = (int64_t)(1e6 / f->o.rate);
 				s->next_due_us = now + (int64_t)sim_rand_range(0, (uint64_t)interval);
-				lws_sul_schedule(f->loop.ctx, 0, &s->gen, gen_cb, s->next_due_us - now);
+				sim_timer_schedule(&f->loop, &s->gen, gen_cb, s->next_due_us - now);
 			} else {
 				sim_conn_want_write(&s->conn);
 			}
@@ -382,8 +382,8 @@ void fleet_free(struct fleet *f)
 {
 	for (int i = 0; i < f->n_sess; i++)
 		for (int j = 0; j < f->sess[i].n_scanners; j++) {
-			lws_sul_cancel(&f->sess[i].scanners[j].gen);
-			lws_sul_cancel(&f->sess[i].scanners[j].retry);
+			sim_timer_cancel(&f->sess[i].scanners[j].gen);
+			sim_timer_cancel(&f->sess[i].scanners[j].retry);
 		}
 	sim_loop_free(&f->loop);
 	for (int i = 0; i < f->n_sess; i++) {

@@ -27,8 +27,8 @@ struct fleet_scanner {
 	size_t ob_next;              /* next one to (re)send */
 	size_t ob_tail, ob_cap;
 	int64_t next_due_us;         /* rate mode: when the next scan is generated */
-	lws_sorted_usec_list_t gen;  /* rate mode timer */
-	lws_sorted_usec_list_t retry;/* resend after a recoverable error */
+	struct sim_timer gen;        /* rate mode timer */
+	struct sim_timer retry;      /* resend after a recoverable error */
 };
 
 struct fleet_desktop {

@@ -201,31 +201,43 @@ static void tls_connect_error(const struct sim_url *u, SSL *ssl, int rc)
 	ERR_clear_error();
 }
 
+SSL *sim_tls_new(const struct sim_url *u, int fd)
+{
+	SSL_CTX *ctx = tls_ctx(u);
+	bool ip = is_ip_literal(u->host);
+	SSL *ssl;
+
+	if (!ctx)
+		return NULL;
+	ssl = SSL_new(ctx);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1 ||
+	    (!ip && SSL_set_tlsext_host_name(ssl, u->host) != 1)) {
+		set_error("TLS: %s", ssl_reason());
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (!u->insecure) {
+		X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, u->host) != 1
+		       : SSL_set1_host(ssl, u->host) != 1) {
+			set_error("TLS: cannot check the name %s", u->host);
+			SSL_free(ssl);
+			return NULL;
+		}
+	}
+	return ssl;
+}
+
 /* Starts TLS on c->fd: SNI for names, the name or address checked against the
  * certificate, unless insecure. Returns 0 or -1 after set_error. */
 static int tls_start(const struct sim_url *u, struct http_conn *c)
 {
-	SSL_CTX *ctx = tls_ctx(u);
-	bool ip = is_ip_literal(u->host);
 	int rc;
 
-	if (!ctx)
+	c->ssl = sim_tls_new(u, c->fd);
+	if (!c->ssl)
 		return -1;
-	c->ssl = SSL_new(ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    (!ip && SSL_set_tlsext_host_name(c->ssl, u->host) != 1)) {
-		set_error("TLS: %s", ssl_reason());
-		return -1;
-	}
-	if (!u->insecure) {
-		X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
-		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, u->host) != 1
-		       : SSL_set1_host(c->ssl, u->host) != 1) {
-			set_error("TLS: cannot check the name %s", u->host);
-			return -1;
-		}
-	}
 	ERR_clear_error();
 	errno = 0;
 	rc = SSL_connect(c->ssl);

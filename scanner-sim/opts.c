@@ -159,8 +159,10 @@ int sim_opts_url(const char *cmd, const char *url, const char *cafile, bool inse
 
 int sim_opts_tls(const char *cmd, const char *cafile, bool insecure, struct sim_url *u)
 {
-	/* lws 4.1 checks a wss:// certificate against the Host header cut at its
-	 * first ':', which an IPv6 literal ("[::1]:8443") does not survive. */
+	/* Kept from the libwebsockets client, which checked a wss:// certificate
+	 * against the Host header cut at its first ':' ("[::1]:8443" did not
+	 * survive). conn.c now checks an address as http.c does, but IPv6 over
+	 * wss:// has no test yet. */
 	if (u->tls && !insecure && strchr(u->host, ':')) {
 		fprintf(stderr, "scanbridge-sim %s: https with an IPv6 address cannot be verified "
 			"here; use a host name (or --insecure)\n", cmd);
