@@ -12,8 +12,8 @@
  * This layer sends `hello` (and `ping` every 30 s), decodes server messages,
  * paces connection attempts, and reconnects dropped connections with
  * exponential backoff and jitter. What to send is the owner's business,
- * through the callbacks of struct sim_conn_ops. Timers (struct sim_timer) run
- * on the same loop. */
+ * through the callbacks of struct sim_conn_ops. Timers (struct sim_timer,
+ * sim_timer.h) run on the same loop. */
 #ifndef SIM_CONN_H
 #define SIM_CONN_H
 #include <stdbool.h>
@@ -22,6 +22,7 @@
 
 #include "client.h" /* proto/: the wire messages of a client */
 #include "http.h"   /* struct sim_url */
+#include "sim_timer.h" /* struct sim_timer, sim_timer_schedule / cancel */
 
 #define SIM_FRAME_MAX 8192   /* largest frame an owner may ask to send */
 
@@ -29,20 +30,6 @@
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct sim_loop;
-
-/* A one-shot timer on the loop (a min-heap entry). Zeroed = not scheduled. */
-struct sim_timer {
-	int64_t due_us;
-	size_t pos;                   /* heap position + 1; 0 when not scheduled */
-	struct sim_loop *loop;
-	void (*cb)(struct sim_timer *t);
-};
-
-/* (Re)schedules t to call cb in delay_us (at the first pass after that). */
-void sim_timer_schedule(struct sim_loop *l, struct sim_timer *t,
-			void (*cb)(struct sim_timer *t), int64_t delay_us);
-/* Unschedules t; a no-op when it is not scheduled. */
-void sim_timer_cancel(struct sim_timer *t);
 
 enum sim_role { SIM_DESKTOP, SIM_SCANNER };
 
@@ -86,7 +73,7 @@ struct sim_conn {
 	int64_t last_tx_us;
 	uint64_t welcomes;        /* how many times it was welcomed */
 	struct sim_timer sul;     /* reconnect backoff */
-	/* The socket (conn.c's business). fd >= 0 while there is one. */
+	/* The socket (conn_sock.c's and conn_ws.c's business). fd >= 0 while there is one. */
 	int fd;
 	void *ssl;                /* SSL *, wss:// only */
 	uint32_t gen;             /* bumped per socket: stale epoll events are ignored */
@@ -133,7 +120,7 @@ struct sim_loop {
 	struct sim_conn **dirty;       /* conns with something to write or do */
 	size_t n_dirty, cap_dirty;
 	char *scratch;                 /* read buffer */
-	char *wbuf;                    /* frames being built (conn.c) */
+	char *wbuf;                    /* frames being built (conn.c, conn_ws.c) */
 	bool log;                      /* SIM_LWS_LOG: connection errors on stderr */
 };
 

@@ -46,13 +46,13 @@ const char *http_error(void);
 
 /* The advice printed after OpenSSL refused the daemon's certificate with
  * X509_V_ERR_* code x509_err (the REST client here and the WebSockets in
- * conn.c say the same). A static string. */
+ * conn_sock.c say the same). A static string. */
 const char *sim_tls_hint(long x509_err);
 
 /* A client SSL on the connected socket fd for u (the process's one SSL_CTX,
  * shared with the REST calls): SNI for a name, the name or address checked
  * against the certificate unless u->insecure. The handshake is the caller's
- * (conn.c runs it non-blocking). NULL after setting http_error(). */
+ * (conn_sock.c runs it non-blocking). NULL after setting http_error(). */
 struct ssl_st;
 struct ssl_st *sim_tls_new(const struct sim_url *u, int fd);
 

@@ -161,7 +161,7 @@ int sim_opts_tls(const char *cmd, const char *cafile, bool insecure, struct sim_
 {
 	/* Kept from the libwebsockets client, which checked a wss:// certificate
 	 * against the Host header cut at its first ':' ("[::1]:8443" did not
-	 * survive). conn.c now checks an address as http.c does, but IPv6 over
+	 * survive). conn_sock.c now checks an address as http.c does, but IPv6 over
 	 * wss:// has no test yet. */
 	if (u->tls && !insecure && strchr(u->host, ':')) {
 		fprintf(stderr, "scanbridge-sim %s: https with an IPv6 address cannot be verified "

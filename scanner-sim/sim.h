@@ -14,6 +14,11 @@ extern volatile sig_atomic_t sim_stop;
 
 void sim_signals_install(void);
 
+/* grow_reserve (proto/grow.h), and when memory runs out says so and stops the
+ * run (sim_stop): the new array, or NULL. */
+void *sim_reserve_or_stop(void *items, size_t *cap, size_t need, size_t size,
+			  size_t min_cap);
+
 /* Monotonic time in microseconds; wall-clock time in ms since the epoch. */
 int64_t sim_now_us(void);
 int64_t sim_wall_ms(void);

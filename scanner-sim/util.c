@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "barcode.h"
+#include "grow.h"
 
 volatile sig_atomic_t sim_stop;
 
@@ -33,6 +34,18 @@ void sim_signals_install(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+void *sim_reserve_or_stop(void *items, size_t *cap, size_t need, size_t size,
+			  size_t min_cap)
+{
+	void *n = grow_reserve(items, cap, need, size, min_cap);
+
+	if (!n) {
+		fprintf(stderr, "scanbridge-sim: out of memory\n");
+		sim_stop = 1;
+	}
+	return n;
 }
 
 int64_t sim_now_us(void)

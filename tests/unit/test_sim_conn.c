@@ -9,8 +9,15 @@
  * upgrade, and the timer heap.
  *
  * The simulator's sources are compiled into this test (tests/CMakeLists.txt
- * links only stats.c and opts.c/util.c/http.c into the other test_sim_*). */
+ * links only stats.c and opts.c/util.c/http.c into the other test_sim_*):
+ * the client is conn.c with conn_sock.c, conn_ws.c, sim_timer.c, ws_frame.c
+ * and ws_upgrade.c. */
 #include "../../scanner-sim/conn.c"
+#include "../../scanner-sim/conn_sock.c"
+#include "../../scanner-sim/conn_ws.c"
+#include "../../scanner-sim/sim_timer.c"
+#include "../../scanner-sim/ws_frame.c"
+#include "../../scanner-sim/ws_upgrade.c"
 #include "../../scanner-sim/util.c"
 #include "../../scanner-sim/http.c"
 
@@ -298,14 +305,14 @@ static void script_protocol(int lfd, int port)
 	SCHECK(strstr(req, "Sec-WebSocket-Version: 13\r\n"));
 	SCHECK(strstr(req, "Upgrade: websocket\r\n"));
 	/* a ping in the same write as the 101 */
-	n = srv_frame(buf, OP_PING, true, "p1", 2);
+	n = srv_frame(buf, WS_OP_PING, true, "p1", 2);
 	srv_send_101(fd, accept, buf, n);
 	for (int i = 0; i < 2; i++) {
 		op = srv_read_frame(fd, buf, sizeof buf, &n);
-		if (op == OP_PONG) {
+		if (op == WS_OP_PONG) {
 			got_pong++;
 			SCHECK(n == 2 && !memcmp(buf, "p1", 2));
-		} else if (op == OP_TEXT) {
+		} else if (op == WS_OP_TEXT) {
 			got_hello++;
 			SCHECK(!strcmp(buf, "{\"type\":\"hello\",\"token\":\"tok-1\",\"last_seq\":7}"));
 		} else {
@@ -316,14 +323,14 @@ static void script_protocol(int lfd, int port)
 	/* the welcome in three fragments with a ping between them, then a
 	 * 16-bit-length message, written in pieces that split headers */
 	n = strlen(welcome_json);
-	o += srv_frame(out + o, OP_TEXT, false, welcome_json, 10);
-	o += srv_frame(out + o, OP_PING, true, "p2", 2);
-	o += srv_frame(out + o, OP_CONT, false, welcome_json + 10, 20);
-	o += srv_frame(out + o, OP_CONT, true, welcome_json + 30, n - 30);
+	o += srv_frame(out + o, WS_OP_TEXT, false, welcome_json, 10);
+	o += srv_frame(out + o, WS_OP_PING, true, "p2", 2);
+	o += srv_frame(out + o, WS_OP_CONT, false, welcome_json + 10, 20);
+	o += srv_frame(out + o, WS_OP_CONT, true, welcome_json + 30, n - 30);
 	memset(big, 'x', sizeof big);
 	memcpy(big, "{\"type\":\"novelty\",\"pad\":\"", 25);
 	memcpy(big + sizeof big - 2, "\"}", 2);
-	o += srv_frame(out + o, OP_TEXT, true, big, sizeof big);
+	o += srv_frame(out + o, WS_OP_TEXT, true, big, sizeof big);
 	for (size_t at = 0; at < o;) {
 		size_t step = at == 0 ? 1 : at < 20 ? 7 : 150;
 		if (step > o - at)
@@ -333,18 +340,18 @@ static void script_protocol(int lfd, int port)
 		usleep(5000);
 	}
 	op = srv_read_frame(fd, buf, sizeof buf, &n);
-	SCHECK(op == OP_PONG && n == 2 && !memcmp(buf, "p2", 2));
+	SCHECK(op == WS_OP_PONG && n == 2 && !memcmp(buf, "p2", 2));
 	/* the owner's three acks, in order */
 	for (int i = 1; i <= 3; i++) {
 		op = srv_read_frame(fd, buf, sizeof buf, &n);
 		snprintf(exp, sizeof exp, "{\"type\":\"ack\",\"seq\":%d}", i);
-		SCHECK(op == OP_TEXT && !strcmp(buf, exp));
+		SCHECK(op == WS_OP_TEXT && !strcmp(buf, exp));
 	}
 	/* close 4004: the client echoes it and hangs up */
-	n = srv_frame(buf, OP_CLOSE, true, "\x0f\xa4gone", 6);
+	n = srv_frame(buf, WS_OP_CLOSE, true, "\x0f\xa4gone", 6);
 	srv_send(fd, buf, n);
 	op = srv_read_frame(fd, buf, sizeof buf, &n);
-	SCHECK(op == OP_CLOSE && n == 2 && (unsigned char)buf[0] == 0x0f &&
+	SCHECK(op == WS_OP_CLOSE && n == 2 && (unsigned char)buf[0] == 0x0f &&
 	       (unsigned char)buf[1] == 0xa4);
 	SCHECK(srv_fill(fd) < 0);       /* EOF */
 	close(fd);
@@ -392,22 +399,22 @@ static void script_burst(int lfd, int port)
 	srv_read_request(fd, req, sizeof req, accept);
 	srv_send_101(fd, accept, "", 0);
 	op = srv_read_frame(fd, buf, sizeof buf, &n);
-	SCHECK(op == OP_TEXT && strstr(buf, "\"hello\""));
-	n = srv_frame(buf, OP_TEXT, true, welcome_json, strlen(welcome_json));
+	SCHECK(op == WS_OP_TEXT && strstr(buf, "\"hello\""));
+	n = srv_frame(buf, WS_OP_TEXT, true, welcome_json, strlen(welcome_json));
 	srv_send(fd, buf, n);
 	usleep(300000);                 /* let the client fill the socket */
 	for (int i = 1; i <= BURST; i++) {
 		op = srv_read_frame(fd, buf, sizeof buf, &n);
 		snprintf(exp, sizeof exp, "{\"type\":\"ack\",\"seq\":%d}", i);
-		if (op != OP_TEXT || strcmp(buf, exp)) {
+		if (op != WS_OP_TEXT || strcmp(buf, exp)) {
 			SCHECK(!"acks in order");
 			break;
 		}
 	}
-	n = srv_frame(buf, OP_CLOSE, true, "\x03\xe8", 2);
+	n = srv_frame(buf, WS_OP_CLOSE, true, "\x03\xe8", 2);
 	srv_send(fd, buf, n);
 	op = srv_read_frame(fd, buf, sizeof buf, &n);
-	SCHECK(op == OP_CLOSE);
+	SCHECK(op == WS_OP_CLOSE);
 	close(fd);
 }
 
@@ -458,17 +465,17 @@ static void script_drop(int lfd, int port)
 		srv_read_request(fd, req, sizeof req, accept);
 		srv_send_101(fd, accept, "", 0);
 		op = srv_read_frame(fd, buf, sizeof buf, &n);
-		SCHECK(op == OP_TEXT && strstr(buf, "\"hello\""));
-		n = srv_frame(buf, OP_TEXT, true, welcome_json, strlen(welcome_json));
+		SCHECK(op == WS_OP_TEXT && strstr(buf, "\"hello\""));
+		n = srv_frame(buf, WS_OP_TEXT, true, welcome_json, strlen(welcome_json));
 		srv_send(fd, buf, n);
 		/* round 0: the client drops, no close frame; round 1: we close */
 		if (round == 0) {
 			SCHECK(srv_read_frame(fd, buf, sizeof buf, &n) == -1);
 		} else {
-			n = srv_frame(buf, OP_CLOSE, true, "\x0f\xa3", 2);
+			n = srv_frame(buf, WS_OP_CLOSE, true, "\x0f\xa3", 2);
 			srv_send(fd, buf, n);
 			op = srv_read_frame(fd, buf, sizeof buf, &n);
-			SCHECK(op == OP_CLOSE);
+			SCHECK(op == WS_OP_CLOSE);
 		}
 		close(fd);
 	}
