@@ -30,6 +30,7 @@
 #include "log.h"
 #include "hostcheck.h"
 #include "lws_http.h"
+#include "lws_loop.h"
 #include "lws_tls.h"
 #include "lws_ws.h"
 #include "ratelimit.h"
@@ -378,6 +379,7 @@ static void vhost_common(struct lws_context_creation_info *info, const char *nam
 
 static void context_common(struct lws_context_creation_info *info)
 {
+	lws_loop_fill(info);
 	info->server_string = "scanbridge";
 	info->timeout_secs = 10;
 	/* HTTP connections carry one request (lws_http.c); the one lws keeps
@@ -419,8 +421,8 @@ static int create_tls_context(void)
 	context_common(&info);
 	/* no OS CA store: lws would load its 144 certificates (870 KiB, 23 ms
 	 * at start) for a client TLS context the daemon never uses */
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+			LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	if (!(D.ctx = lws_create_context(&info))) {
 		log_error("cannot create the event loop", NULL);
 		return SB_EIO;
@@ -517,7 +519,7 @@ static void drain(void)
 	batch_flush();
 	drain_tick_cb(&drain_sul);
 	while (lws_ws_connections() && clock_mono_ms() < until) {
-		lws_service(D.ctx, 0);
+		lws_loop_run_once(D.ctx);
 		batch_flush();
 	}
 	lws_sul_cancel(&drain_sul);
@@ -526,7 +528,7 @@ static void drain(void)
 static void run_loop(void)
 {
 	while (!stop_requested) {
-		if (lws_service(D.ctx, 0) < 0)
+		if (lws_loop_run_once(D.ctx) < 0)
 			break;
 		decode_pool_deliver(); /* a worker's result ends the pass it waits in */
 		if (flush_wanted) {
@@ -546,6 +548,7 @@ static void teardown(void)
 	decode_pool_stop();     /* workers gone before the context they wake is */
 	if (D.ctx)
 		lws_context_destroy(D.ctx); /* owners cancel their jobs as they close */
+	lws_loop_close();
 	lws_tls_close();
 	decode_pool_free();
 	session_shutdown();
@@ -590,6 +593,7 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)) ||
 	    (rc = start_signal_thread()))
 		goto out;
+	lws_loop_started(D.ctx);
 	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
 			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);
 	lws_sul_schedule(D.ctx, 0, &D.names_sul, names_cb, LWS_TLS_CHECK_SECS * LWS_US_PER_SEC);

@@ -10,7 +10,8 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
             libjwt-dev libcjson-dev libqrencode-dev libssl-dev
             libzxing-dev libjpeg62-turbo-dev libturbojpeg0-dev libspng-dev
-            libevdev-dev libxkbcommon-dev xkb-data libudev-dev libgpiod-dev)
+            libevdev-dev libxkbcommon-dev xkb-data libudev-dev libgpiod-dev
+            libev-dev libwebsockets-evlib-ev)
 test_pkgs=(python3 python3-websockets python3-pytest sqlite3 clang valgrind gdb zbar-tools
            barcode imagemagick libmagickcore-6.q16-6-extra chromium
            openssl libnss3-tools)

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* lws on a libev loop owned here (lws_loop.h), run one pass at a time with
+ * ev_run(EVRUN_ONCE) so that the server's group commit still follows each
+ * pass. Two lws 4.1 facts shape it:
+ *  - lws finds its libev glue as a plugin (libwebsockets-evlib_ev.so, Debian
+ *    package libwebsockets-evlib-ev) and fails to create the context without
+ *    it; the plugin is looked for first and the poll() loop used if absent.
+ *  - the glue re-arms its one timer with ev_timer_set() + ev_timer_start(),
+ *    which do nothing while that timer is pending: a timeout scheduled sooner
+ *    than the pending one (the hello deadline, a long-poll's end, a close's
+ *    linger) would wait for the later one. A 10 ms lws timer of our own keeps
+ *    the pending one never more than 10 ms away, which bounds the lateness. */
+#include "lws_loop.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "log.h"
+
+#define TICK_MS 10
+#define EV_PLUGIN "libwebsockets-evlib_ev.so"
+
+static struct {
+	bool chosen, epoll;
+	struct ev_loop *loop;
+	void *foreign[1];
+	struct lws_context *ctx;
+	lws_sorted_usec_list_t tick;
+} E;
+
+static bool plugin_present(void)
+{
+	void *h = dlopen(EV_PLUGIN, RTLD_LAZY | RTLD_LOCAL);
+
+	if (!h)
+		return false;
+	dlclose(h);
+	return true;
+}
+
+static void choose(void)
+{
+	const char *force = getenv("SCANBRIDGE_EVENT_LOOP");
+
+	E.chosen = true;
+	if (force && !strcmp(force, "poll"))
+		return;
+	if (!plugin_present()) {
+		log_info("event loop: poll (lws's libev plugin not installed)",
+			 "plugin=" EV_PLUGIN);
+		return;
+	}
+	E.loop = ev_loop_new(EVBACKEND_EPOLL);
+	E.epoll = E.loop != NULL;
+}
+
+void lws_loop_fill(struct lws_context_creation_info *info)
+{
+	if (!E.chosen)
+		choose();
+	if (!E.epoll)
+		return;
+	E.foreign[0] = E.loop;
+	info->foreign_loops = E.foreign;
+	info->options |= LWS_SERVER_OPTION_LIBEV;
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	lws_sul_schedule(E.ctx, 0, sul, tick_cb, TICK_MS * LWS_US_PER_MS);
+}
+
+void lws_loop_started(struct lws_context *ctx)
+{
+	E.ctx = ctx;
+	log_info("event loop", "backend=%s", E.epoll ? "epoll" : "poll");
+	if (E.epoll)
+		tick_cb(&E.tick);
+}
+
+int lws_loop_run_once(struct lws_context *ctx)
+{
+	if (!E.epoll)
+		return lws_service(ctx, 0);
+	ev_run(E.loop, EVRUN_ONCE);
+	return 0;
+}
+
+void lws_loop_close(void)
+{
+	if (E.loop)
+		ev_loop_destroy(E.loop);
+	memset(&E, 0, sizeof(E));
+}
+
+bool lws_loop_is_epoll(void)
+{
+	return E.epoll;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* The event loop under lws (transport layer): epoll through lws's libev
+ * plugin when it is installed, lws's own poll() loop otherwise. poll() looks
+ * at every connection on every pass: at 1,000 scans/s over 1,000 sockets it
+ * was ~60% of the daemon's CPU (docs/benchmarks.md, Performance II). */
+#ifndef SB_LWS_LOOP_H
+#define SB_LWS_LOOP_H
+#include <stdbool.h>
+
+#include <libwebsockets.h>
+
+/* Chooses the loop (once) and sets info's foreign loop and option for it. */
+void lws_loop_fill(struct lws_context_creation_info *info);
+/* After the context exists: the libev loop's timer tick (see lws_loop.c). */
+void lws_loop_started(struct lws_context *ctx);
+/* One pass: waits for the next event or timer and services it. <0: stop. */
+int lws_loop_run_once(struct lws_context *ctx);
+/* After lws_context_destroy: frees the libev loop. */
+void lws_loop_close(void);
+bool lws_loop_is_epoll(void);
+/* Tests and operators: SCANBRIDGE_EVENT_LOOP=poll forces the poll() loop. */
+
+#endif
