@@ -24,7 +24,7 @@
 #define MAX_LINE 4096          /* longest config file line, in bytes */
 #define ENV_PREFIX "SCANBRIDGE_"
 
-enum opt_type { OPT_INT, OPT_LONG, OPT_STR, OPT_DURABILITY, OPT_LOG_LEVEL, OPT_TLS };
+enum opt_type { OPT_INT, OPT_LONG, OPT_STR, OPT_DURABILITY, OPT_LOG_LEVEL, OPT_TLS, OPT_LOOP };
 
 struct option_def {
 	const char *key;        /* snake_case, as in the file and the struct */
@@ -106,6 +106,8 @@ static const struct option_def options[] = {
 	O_STR(trusted_proxies, "", "ADDRS", RELOAD,
 	      "reverse proxies (addresses or CIDR blocks, space-separated) whose X-Forwarded-For / Forwarded names the client for per-IP limits; empty = none"),
 	/* limits */
+	O_ENUM(event_loop, OPT_LOOP, "auto", "auto|poll", RESTART,
+	       "auto = epoll through lws's libev plugin when installed (package libwebsockets-evlib-ev), else poll; poll = lws's poll() loop, which looks at every connection on every pass"),
 	O_INT(max_connections, 1, 10000000, 12000, "connections", RESTART,
 	      "open connections in total; more are closed 4013"),
 	O_INT(max_connections_per_ip, 1, 10000000, 256, "connections", RESTART,
@@ -171,11 +173,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 const char *const sb_tls_mode_names[] = { "auto", "on", "off", "files", NULL };
+const char *const sb_event_loop_names[] = { "auto", "poll", NULL };
 
 static const char *const *enum_names(enum opt_type t)
 {
 	if (t == OPT_TLS)
 		return sb_tls_mode_names;
+	if (t == OPT_LOOP)
+		return sb_event_loop_names;
 	return t == OPT_DURABILITY ? store_durability_names : log_level_names;
 }
 
@@ -284,6 +289,10 @@ static int set_option(struct sb_config *c, const struct option_def *o, const cha
 	case OPT_TLS:
 		if (!(rc = parse_enum(o, v, &e, where, err, errlen)))
 			*(enum sb_tls_mode *)(void *)field = (enum sb_tls_mode)e;
+		return rc;
+	case OPT_LOOP:
+		if (!(rc = parse_enum(o, v, &e, where, err, errlen)))
+			*(enum sb_event_loop *)(void *)field = (enum sb_event_loop)e;
 		return rc;
 	}
 	return fail(err, errlen, "%s: internal error", where);

@@ -17,6 +17,8 @@
 
 enum sb_tls_mode { SB_TLS_AUTO, SB_TLS_ON, SB_TLS_OFF, SB_TLS_FILES };
 extern const char *const sb_tls_mode_names[];
+enum sb_event_loop { SB_LOOP_AUTO, SB_LOOP_POLL };
+extern const char *const sb_event_loop_names[];
 
 struct sb_config {
 	/* network */
@@ -48,6 +50,7 @@ struct sb_config {
 	char allowed_hosts[1024];       /* "" = the box's own names only; "*" any Host */
 	char trusted_proxies[1024];     /* "" = none: per-IP limits key on the TCP peer */
 	/* limits */
+	enum sb_event_loop event_loop;  /* event_loop = auto|poll */
 	int max_connections;            /* 12000 */
 	int max_connections_per_ip;     /* 256 */
 	int max_text_frame;             /* 16384 bytes */

@@ -4,7 +4,8 @@
  * pass. Two lws 4.1 facts shape it:
  *  - lws finds its libev glue as a plugin (libwebsockets-evlib_ev.so, Debian
  *    package libwebsockets-evlib-ev) and fails to create the context without
- *    it; the plugin is looked for first and the poll() loop used if absent.
+ *    it; the plugin is looked for first and the poll() loop used if absent
+ *    (or if the configuration says event_loop = poll).
  *  - the glue re-arms its one timer with ev_timer_set() + ev_timer_start(),
  *    which do nothing while that timer is pending: a timeout scheduled sooner
  *    than the pending one (the hello deadline, a long-poll's end, a close's
@@ -13,7 +14,6 @@
 #include "lws_loop.h"
 
 #include <dlfcn.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
@@ -41,12 +41,10 @@ static bool plugin_present(void)
 	return true;
 }
 
-static void choose(void)
+static void choose(bool epoll_allowed)
 {
-	const char *force = getenv("SCANBRIDGE_EVENT_LOOP");
-
 	E.chosen = true;
-	if (force && !strcmp(force, "poll"))
+	if (!epoll_allowed)
 		return;
 	if (!plugin_present()) {
 		log_info("event loop: poll (lws's libev plugin not installed)",
@@ -57,10 +55,10 @@ static void choose(void)
 	E.epoll = E.loop != NULL;
 }
 
-void lws_loop_fill(struct lws_context_creation_info *info)
+void lws_loop_fill(struct lws_context_creation_info *info, bool epoll_allowed)
 {
 	if (!E.chosen)
-		choose();
+		choose(epoll_allowed);
 	if (!E.epoll)
 		return;
 	E.foreign[0] = E.loop;

@@ -9,8 +9,9 @@
 
 #include <libwebsockets.h>
 
-/* Chooses the loop (once) and sets info's foreign loop and option for it. */
-void lws_loop_fill(struct lws_context_creation_info *info);
+/* Chooses the loop (once: epoll if allowed and lws's libev plugin is
+ * installed) and sets info's foreign loop and option for it. */
+void lws_loop_fill(struct lws_context_creation_info *info, bool epoll_allowed);
 /* After the context exists: the libev loop's timer tick (see lws_loop.c). */
 void lws_loop_started(struct lws_context *ctx);
 /* One pass: waits for the next event or timer and services it. <0: stop. */
@@ -18,6 +19,5 @@ int lws_loop_run_once(struct lws_context *ctx);
 /* After lws_context_destroy: frees the libev loop. */
 void lws_loop_close(void);
 bool lws_loop_is_epoll(void);
-/* Tests and operators: SCANBRIDGE_EVENT_LOOP=poll forces the poll() loop. */
 
 #endif

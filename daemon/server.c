@@ -379,7 +379,7 @@ static void vhost_common(struct lws_context_creation_info *info, const char *nam
 
 static void context_common(struct lws_context_creation_info *info)
 {
-	lws_loop_fill(info);
+	lws_loop_fill(info, D.cfg->event_loop == SB_LOOP_AUTO);
 	info->server_string = "scanbridge";
 	info->timeout_secs = 10;
 	/* HTTP connections carry one request (lws_http.c); the one lws keeps

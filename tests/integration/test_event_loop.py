@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Both event loops under lws (daemon/lws_loop.c): epoll through lws's libev
 plugin, the default when it is installed, and lws's own poll() loop
-(SCANBRIDGE_EVENT_LOOP=poll, or the plugin missing). Each runs a whole flow,
+(`event_loop = poll`, or the plugin missing). Each runs a whole flow,
 and the timers lws keeps (the hello deadline: a socket that never says
 hello is closed) fire on time on both: lws 4.1's libev glue lets a sooner
 timer wait for a later one, which the loop's 10 ms tick bounds."""
@@ -14,8 +14,7 @@ from sbtest import WS, hello_scanner, open_desktop, run, scan_msg
 
 @pytest.mark.parametrize("loop", ["epoll", "poll"])
 def test_flow_and_timers(daemon_factory, loop):
-    env = {"SCANBRIDGE_EVENT_LOOP": "poll"} if loop == "poll" else {}
-    d = daemon_factory(env=env)
+    d = daemon_factory(*(["--event-loop", "poll"] if loop == "poll" else []))
     assert f"msg=\"event loop\" backend={loop}" in d.log(), d.log()
     s = d.session()
 
