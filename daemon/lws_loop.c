@@ -10,7 +10,10 @@
  *    which do nothing while that timer is pending: a timeout scheduled sooner
  *    than the pending one (the hello deadline, a long-poll's end, a close's
  *    linger) would wait for the later one. A 10 ms lws timer of our own keeps
- *    the pending one never more than 10 ms away, which bounds the lateness. */
+ *    the pending one never more than 10 ms away, which bounds the lateness.
+ *    After 2 s without a socket event the tick slows to 1 s (an idle box
+ *    should not wake 100 times a second: 0.5% of a core here); the first
+ *    event after that brings it back within a second. */
 #include "lws_loop.h"
 
 #include <dlfcn.h>
@@ -20,7 +23,9 @@
 
 #include "log.h"
 
-#define TICK_MS 10
+#define TICK_BUSY_MS 10
+#define TICK_IDLE_MS 1000
+#define QUIET_TICKS_TO_IDLE 200   /* 2 s of busy ticks without an event */
 #define EV_PLUGIN "libwebsockets-evlib_ev.so"
 
 static struct {
@@ -29,6 +34,8 @@ static struct {
 	void *foreign[1];
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t tick;
+	unsigned last_iteration;  /* ev_iteration() at the last tick */
+	unsigned quiet_ticks;
 } E;
 
 static bool plugin_present(void)
@@ -66,9 +73,22 @@ void lws_loop_fill(struct lws_context_creation_info *info, bool epoll_allowed)
 	info->options |= LWS_SERVER_OPTION_LIBEV;
 }
 
+/* A tick alone is one loop iteration, and lws's own once-a-second timer one
+ * more; a socket event brings at least two (the event, then lws's idle
+ * watcher), so more than two since the last tick means there was one. */
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
-	lws_sul_schedule(E.ctx, 0, sul, tick_cb, TICK_MS * LWS_US_PER_MS);
+	unsigned it = ev_iteration(E.loop);
+	bool idle;
+
+	if (it - E.last_iteration > 2)
+		E.quiet_ticks = 0;
+	else if (E.quiet_ticks < QUIET_TICKS_TO_IDLE)
+		E.quiet_ticks++;
+	E.last_iteration = it;
+	idle = E.quiet_ticks >= QUIET_TICKS_TO_IDLE;
+	lws_sul_schedule(E.ctx, 0, sul, tick_cb,
+			 (idle ? TICK_IDLE_MS : TICK_BUSY_MS) * LWS_US_PER_MS);
 }
 
 void lws_loop_started(struct lws_context *ctx)

@@ -4,7 +4,9 @@ plugin, the default when it is installed, and lws's own poll() loop
 (`event_loop = poll`, or the plugin missing). Each runs a whole flow,
 and the timers lws keeps (the hello deadline: a socket that never says
 hello is closed) fire on time on both: lws 4.1's libev glue lets a sooner
-timer wait for a later one, which the loop's 10 ms tick bounds."""
+timer wait for a later one, which the loop's tick bounds (10 ms while
+busy, 1 s after 2 s without an event)."""
+import asyncio
 import time
 
 import pytest
@@ -33,6 +35,12 @@ def test_flow_and_timers(daemon_factory, loop):
         # a socket that never says hello is closed at the hello deadline
         # (a few seconds), not at the next later timer (cleanup: 60 s)
         silent = await WS.open(d, label="silent")
+        t0 = time.monotonic()
+        await silent.expect_close(4001, timeout=15)
+        assert time.monotonic() - t0 < 12
+        # and after 3 s of nothing, when the epoll loop's tick has slowed
+        await asyncio.sleep(3)
+        silent = await WS.open(d, label="silent-after-idle")
         t0 = time.monotonic()
         await silent.expect_close(4001, timeout=15)
         assert time.monotonic() - t0 < 12
