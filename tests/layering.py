@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 LAYERS = {  # module (file name without extension) -> rank; higher calls lower
-    "lws_http": 5, "lws_ws": 5, "lws_req": 5, "lws_tls": 5, "server": 5, "main": 5,
+    "lws_http": 5, "lws_ws": 5, "lws_req": 5, "lws_tls": 5, "lws_loop": 5, "server": 5, "main": 5,
     "rest": 4, "rest_route": 4, "trust": 4, "export": 4,
     "relay": 3,
     "session": 2,
