@@ -29,8 +29,8 @@
 #define EV_PLUGIN "libwebsockets-evlib_ev.so"
 
 static struct {
-	bool chosen, epoll;
-	struct ev_loop *loop;
+	bool chosen;
+	struct ev_loop *loop;     /* NULL: lws's poll() loop */
 	void *foreign[1];
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t tick;
@@ -59,14 +59,13 @@ static void choose(bool epoll_allowed)
 		return;
 	}
 	E.loop = ev_loop_new(EVBACKEND_EPOLL);
-	E.epoll = E.loop != NULL;
 }
 
 void lws_loop_fill(struct lws_context_creation_info *info, bool epoll_allowed)
 {
 	if (!E.chosen)
 		choose(epoll_allowed);
-	if (!E.epoll)
+	if (!E.loop)
 		return;
 	E.foreign[0] = E.loop;
 	info->foreign_loops = E.foreign;
@@ -94,14 +93,14 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 void lws_loop_started(struct lws_context *ctx)
 {
 	E.ctx = ctx;
-	log_info("event loop", "backend=%s", E.epoll ? "epoll" : "poll");
-	if (E.epoll)
+	log_info("event loop", "backend=%s", E.loop ? "epoll" : "poll");
+	if (E.loop)
 		tick_cb(&E.tick);
 }
 
 int lws_loop_run_once(struct lws_context *ctx)
 {
-	if (!E.epoll)
+	if (!E.loop)
 		return lws_service(ctx, 0);
 	ev_run(E.loop, EVRUN_ONCE);
 	return 0;
@@ -112,9 +111,4 @@ void lws_loop_close(void)
 	if (E.loop)
 		ev_loop_destroy(E.loop);
 	memset(&E, 0, sizeof(E));
-}
-
-bool lws_loop_is_epoll(void)
-{
-	return E.epoll;
 }

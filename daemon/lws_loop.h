@@ -18,6 +18,5 @@ void lws_loop_started(struct lws_context *ctx);
 int lws_loop_run_once(struct lws_context *ctx);
 /* After lws_context_destroy: frees the libev loop. */
 void lws_loop_close(void);
-bool lws_loop_is_epoll(void);
 
 #endif

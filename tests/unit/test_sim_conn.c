@@ -254,8 +254,9 @@ static void end_server(void)
 	CHECK_EQ_INT(WEXITSTATUS(st), 0);
 }
 
-static void client_init(struct sim_loop *l, struct sim_conn *c, struct owner *o, int port,
-			enum sim_role role)
+/* A client of the scripted server on port, started (fast backoff). */
+static void client_start(struct sim_loop *l, struct sim_conn *c, struct owner *o, int port,
+			 enum sim_role role)
 {
 	struct sim_url u;
 	char url[64];
@@ -266,6 +267,13 @@ static void client_init(struct sim_loop *l, struct sim_conn *c, struct owner *o,
 	l->backoff_min_ms = 10;
 	l->backoff_max_ms = 40;
 	CHECK(sim_conn_init(c, l, role, "tok-1", role == SIM_DESKTOP ? 7 : -1, &o_ops, o) == 0);
+	sim_conn_start(c);
+}
+
+static void client_free(struct sim_loop *l, struct sim_conn *c)
+{
+	sim_loop_free(l);
+	sim_conn_free(c);
 }
 
 /* Runs the loop until done() or 5 s. */
@@ -364,8 +372,7 @@ static void test_protocol(void)
 	struct owner o = { .to_send = 3 };
 	int port = start_server(script_protocol);
 
-	client_init(&l, &c, &o, port, SIM_DESKTOP);
-	sim_conn_start(&c);
+	client_start(&l, &c, &o, port, SIM_DESKTOP);
 	CHECK(run_until(&l, lost_once, &o));
 	CHECK_EQ_INT(o.n_msgs, 2);
 	CHECK_EQ_INT(o.types[0], SB_SRV_WELCOME);
@@ -379,8 +386,7 @@ static void test_protocol(void)
 	CHECK_EQ_INT(c.welcomes, 1);
 	CHECK_EQ_INT(l.pending, 0);
 	CHECK(!sim_conn_has_socket(&c));
-	sim_loop_free(&l);
-	sim_conn_free(&c);
+	client_free(&l, &c);
 	end_server();
 }
 
@@ -429,8 +435,7 @@ static void test_burst_through_full_socket(void)
 	int64_t until;
 	bool blocked = false;
 
-	client_init(&l, &c, &o, port, SIM_SCANNER);
-	sim_conn_start(&c);
+	client_start(&l, &c, &o, port, SIM_SCANNER);
 	passes0 = (int64_t)l.passes;
 	until = sim_now_us() + 20000000;
 	while (!o.lost_calls && sim_now_us() < until) {
@@ -446,8 +451,7 @@ static void test_burst_through_full_socket(void)
 	CHECK((int64_t)l.passes - passes0 < 20000);
 	CHECK(o.writable_calls <= BURST + 20);
 	sim_conn_stop(&c);
-	sim_loop_free(&l);
-	sim_conn_free(&c);
+	client_free(&l, &c);
 	end_server();
 }
 
@@ -506,8 +510,7 @@ static void test_drop_and_reconnect(void)
 	struct owner o = { 0 };
 	int port = start_server(script_drop);
 
-	client_init(&l, &c, &o, port, SIM_SCANNER);
-	sim_conn_start(&c);
+	client_start(&l, &c, &o, port, SIM_SCANNER);
 	CHECK(run_until(&l, welcomed, &c));
 	sim_conn_drop(&c);
 	CHECK_EQ_INT(l.drops, 1);
@@ -520,8 +523,7 @@ static void test_drop_and_reconnect(void)
 	CHECK(run_until(&l, done_state, &c));
 	CHECK_EQ_INT(o.lost_code, 4003);
 	CHECK_EQ_INT(l.dead, 1);
-	sim_loop_free(&l);
-	sim_conn_free(&c);
+	client_free(&l, &c);
 	kill(child, SIGTERM);              /* it waits for a third connection */
 	waitpid(child, NULL, 0);
 }
@@ -552,15 +554,13 @@ static void test_refused_upgrade_backs_off(void)
 	struct owner o = { 0 };
 	int port = start_server(script_refuse);
 
-	client_init(&l, &c, &o, port, SIM_SCANNER);
-	sim_conn_start(&c);
+	client_start(&l, &c, &o, port, SIM_SCANNER);
 	CHECK(run_until(&l, two_failures, &l));
 	CHECK_EQ_INT(o.lost_code, 0);
 	CHECK(c.attempts >= 2);
 	CHECK_EQ_INT(c.welcomes, 0);
 	sim_conn_stop(&c);
-	sim_loop_free(&l);
-	sim_conn_free(&c);
+	client_free(&l, &c);
 	end_server();
 }
 
@@ -572,14 +572,12 @@ static void test_connection_refused(void)
 	int port, lfd = srv_listen(&port);
 
 	close(lfd);                          /* nothing listens there now */
-	client_init(&l, &c, &o, port, SIM_DESKTOP);
-	sim_conn_start(&c);
+	client_start(&l, &c, &o, port, SIM_DESKTOP);
 	CHECK(run_until(&l, two_failures, &l));
 	CHECK(o.lost_calls >= 2);
 	CHECK_EQ_INT(l.pending, c.state == SIM_C_CONNECTING ? 1 : 0);
 	sim_conn_stop(&c);
-	sim_loop_free(&l);
-	sim_conn_free(&c);
+	client_free(&l, &c);
 }
 
 /* ---- 4. timers ---------------------------------------------------------------------- */
