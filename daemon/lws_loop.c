@@ -13,7 +13,8 @@
  *    the pending one never more than 10 ms away, which bounds the lateness.
  *    After 2 s without a socket event the tick slows to 1 s (an idle box
  *    should not wake 100 times a second: 0.5% of a core here); the first
- *    event after that brings it back within a second. */
+ *    event after that brings it back within a second. Going quiet is also
+ *    when the server gives back what a burst freed (on_quiet). */
 #include "lws_loop.h"
 
 #include <dlfcn.h>
@@ -36,6 +37,7 @@ static struct {
 	lws_sorted_usec_list_t tick;
 	unsigned last_iteration;  /* ev_iteration() at the last tick */
 	unsigned quiet_ticks;
+	void (*on_quiet)(void);
 } E;
 
 static bool plugin_present(void)
@@ -82,17 +84,19 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 
 	if (it - E.last_iteration > 2)
 		E.quiet_ticks = 0;
-	else if (E.quiet_ticks < QUIET_TICKS_TO_IDLE)
-		E.quiet_ticks++;
+	else if (E.quiet_ticks < QUIET_TICKS_TO_IDLE && ++E.quiet_ticks == QUIET_TICKS_TO_IDLE
+		 && E.on_quiet)
+		E.on_quiet();
 	E.last_iteration = it;
 	idle = E.quiet_ticks >= QUIET_TICKS_TO_IDLE;
 	lws_sul_schedule(E.ctx, 0, sul, tick_cb,
 			 (idle ? TICK_IDLE_MS : TICK_BUSY_MS) * LWS_US_PER_MS);
 }
 
-void lws_loop_started(struct lws_context *ctx)
+void lws_loop_started(struct lws_context *ctx, void (*on_quiet)(void))
 {
 	E.ctx = ctx;
+	E.on_quiet = on_quiet;
 	log_info("event loop", "backend=%s", E.loop ? "epoll" : "poll");
 	if (E.loop)
 		tick_cb(&E.tick);

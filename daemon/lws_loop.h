@@ -12,8 +12,10 @@
 /* Chooses the loop (once: epoll if allowed and lws's libev plugin is
  * installed) and sets info's foreign loop and option for it. */
 void lws_loop_fill(struct lws_context_creation_info *info, bool epoll_allowed);
-/* After the context exists: the libev loop's timer tick (see lws_loop.c). */
-void lws_loop_started(struct lws_context *ctx);
+/* After the context exists: the libev loop's timer tick (see lws_loop.c).
+ * on_quiet (may be NULL) runs each time the epoll loop has gone 2 s without a
+ * socket event; the poll() loop never calls it. */
+void lws_loop_started(struct lws_context *ctx, void (*on_quiet)(void));
 /* One pass: waits for the next event or timer and services it. <0: stop. */
 int lws_loop_run_once(struct lws_context *ctx);
 /* After lws_context_destroy: frees the libev loop. */
