@@ -45,13 +45,11 @@
 #include "upload_budget.h"
 
 #define DB_FILE "scanbridge.db"
-/* lws mallocs this per connection. Acks and an EAN-13 scan (~127 bytes)
- * arrive whole; hellos (~230 bytes, a JWT) and long codes are reassembled
- * from pieces by lws_ws.c. Under callgrind the same 3,200-scan load cost the
- * daemon the same instructions at 192 as at 256 bytes, +1.2% at 128; 128
- * holds ~95 B less per idle connection than 192 (glibc chunks), which is
- * what an idle connection is charged for (docs/benchmarks.md). */
-#define WS_RX_BUFFER 128
+/* lws mallocs this per connection. Scans and acks (~110-150 bytes) arrive
+ * whole; hellos (~230 bytes, a JWT) and long codes are reassembled from
+ * pieces by lws_ws.c. Under callgrind the same 3,200-scan load cost the
+ * daemon the same instructions at 192 as at 256 bytes (+1.2% at 128). */
+#define WS_RX_BUFFER 192
 /* lws caps each send() at tx_packet_size, or at the rx buffer size when that
  * is 0, buffering the rest at some cost and reporting the pipe choked: a
  * desktop's ~250-byte scan messages then went out one per WRITEABLE pass. */
@@ -170,10 +168,7 @@ static void arm_lock_retry(int64_t ms)
 
 /* glibc keeps what a burst of connections freed (TLS handshakes leave ~3 KB
  * each): 46 MB stayed resident after 2,000 WSS connections closed, 12.8 MB
- * with a trim. Once per cleanup pass (a minute): cheap next to the pass; and
- * when the loop goes quiet after a burst, so a ramp's freed HTTP requests
- * (3 KiB each) do not stay resident under the connections it left (~60 B
- * per connection held at 10,000, docs/benchmarks.md). */
+ * with a trim. Once per cleanup pass (a minute): cheap next to the pass. */
 static void give_back_memory(void)
 {
 #ifdef __GLIBC__
@@ -598,7 +593,7 @@ int server_run(struct sb_config *cfg, int argc, char **argv)
 	if ((rc = create_context()) || (rc = decode_pool_start(cfg, D.ctx)) ||
 	    (rc = start_signal_thread()))
 		goto out;
-	lws_loop_started(D.ctx, give_back_memory);
+	lws_loop_started(D.ctx);
 	lws_sul_schedule(D.ctx, 0, &D.cleanup_sul, cleanup_cb,
 			 (lws_usec_t)cfg->cleanup_interval * LWS_US_PER_SEC);
 	lws_sul_schedule(D.ctx, 0, &D.names_sul, names_cb, LWS_TLS_CHECK_SECS * LWS_US_PER_SEC);

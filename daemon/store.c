@@ -50,9 +50,6 @@ extern const int store_migration_count;
 #define WAL_LOOP_PAGES 4096
 #define WAL_HARD_PAGES (2 * WAL_LOOP_PAGES)
 #define WAL_HARD_WAIT_MS 1000
-#define CACHE_KIB 1024
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 enum stmt {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -355,14 +352,6 @@ static int set_pragmas(struct store *st, enum sb_durability d, char *err, size_t
 	    || strcmp(v, "wal") != 0) {
 		set_err(err, errlen, "cannot enable WAL (journal_mode is '%s'): %s", v,
 			sqlite3_errmsg(st->db));
-		return SB_EIO;
-	}
-	/* SQLite's page cache grows to its cap as the database does: 2 MiB by
-	 * default, ~85 B of every idle connection at 10,000 (5,000 sessions).
-	 * 1 MiB still holds a group commit's dirty pages at 100 busy sessions
-	 * (~115): 22.4-22.8 against 22.7-23.2 us per scan (docs/benchmarks.md). */
-	if (query_text(st->db, "PRAGMA cache_size = -" STR(CACHE_KIB), NULL, 0) != SQLITE_OK) {
-		set_err(err, errlen, "cannot set cache_size: %s", sqlite3_errmsg(st->db));
 		return SB_EIO;
 	}
 	if (query_text(st->db, "PRAGMA foreign_keys = ON", NULL, 0) != SQLITE_OK
