@@ -28,19 +28,15 @@ static int ipl_entries;
 
 bool bucket_take(struct token_bucket *b, int burst, int per_sec, int64_t now_ms)
 {
-	if (!b->primed) {
-		b->tokens = burst;
-		b->last_ms = now_ms;
-		b->primed = true;
-	} else if (now_ms > b->last_ms) {
-		b->tokens += (double)(now_ms - b->last_ms) * per_sec / 1000.0;
-		if (b->tokens > burst)
-			b->tokens = burst;
+	if (now_ms > b->last_ms) {
+		b->spent -= (double)(now_ms - b->last_ms) * per_sec / 1000.0;
+		if (b->spent < 0)
+			b->spent = 0;
 		b->last_ms = now_ms;
 	}
-	if (b->tokens < 1.0)
+	if (b->spent > burst - 1.0)
 		return false;
-	b->tokens -= 1.0;
+	b->spent += 1.0;
 	return true;
 }
 

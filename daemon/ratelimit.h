@@ -9,10 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Zeroed is full: it counts the tokens taken and not yet refilled, so it
+ * needs no flag for its first take (one per WebSocket: 16 bytes, not 24). */
 struct token_bucket {
-	double tokens;
+	double spent;
 	int64_t last_ms;
-	bool primed;       /* false: starts full at the first take */
 };
 
 /* Takes one token; refills at per_sec up to burst. Returns true if allowed. */

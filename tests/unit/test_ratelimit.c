@@ -23,7 +23,7 @@ static void test_bucket_burst_then_refill(void)
 	struct token_bucket b = { 0 };
 	int64_t t = 1000000;
 
-	CHECK_EQ_INT(take_n(&b, 100, 100, 20, t), 100);   /* primed full at first take */
+	CHECK_EQ_INT(take_n(&b, 100, 100, 20, t), 100);   /* zeroed: full at first take */
 	CHECK(!bucket_take(&b, 100, 20, t));
 	CHECK(!bucket_take(&b, 100, 20, t + 25));         /* 0.5 token */
 	CHECK(bucket_take(&b, 100, 20, t + 50));          /* 0.5 + 0.5 after 50 ms */
