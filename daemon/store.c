@@ -617,6 +617,14 @@ int store_checkpoint(struct store *st)
 	return 0;
 }
 
+long store_release_memory(struct store *st)
+{
+	long before = (long)sqlite3_memory_used();
+
+	sqlite3_db_release_memory(st->db);
+	return before - (long)sqlite3_memory_used();
+}
+
 int store_ping(struct store *st)
 {
 	return run(st, st->stmt[S_PING], SQLITE_OK) == 0 ? 0 : SB_EIO;
