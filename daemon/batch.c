@@ -22,6 +22,7 @@ static struct {
 	batch_schedule_fn schedule;
 	struct batch_hooks hooks;
 	struct batch_action *head, *tail;     /* deferred until the commit */
+	unsigned deferred;                    /* actions in head..tail */
 	struct batch_waiter *commit_waiters;  /* REST answers held until commit */
 	bool flush_scheduled;
 	bool store_failing;                   /* see batch_store_failing */
@@ -279,6 +280,8 @@ bool batch_in_txn(void)
 	return store_in_txn(B.st);
 }
 
+unsigned batch_deferred(void) { return B.deferred; }
+
 bool batch_open(void)
 {
 	return store_in_txn(B.st) || B.head || B.commit_waiters;
@@ -292,6 +295,7 @@ void batch_defer(struct batch_action *a)
 	else
 		B.head = a;
 	B.tail = a;
+	B.deferred++;
 }
 
 void batch_each(void (*fn)(struct batch_action *a, void *arg), void *arg)
@@ -305,6 +309,7 @@ static void run_actions(int rc)
 	struct batch_action *a = B.head;
 
 	B.head = B.tail = NULL;
+	B.deferred = 0;
 	while (a) {
 		struct batch_action *next = a->next;
 

@@ -62,6 +62,8 @@ bool batch_in_txn(void);
 /* True while the batch holds uncommitted writes or effects: a REST answer must
  * then wait for the flush via batch_wait_commit(). */
 bool batch_open(void);
+/* How many actions wait for the open batch's commit (a batch's size). */
+unsigned batch_deferred(void);
 
 /* Defers a (run set by the caller) until the open batch's commit; actions run
  * in the order they were deferred. */

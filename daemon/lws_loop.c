@@ -110,6 +110,14 @@ int lws_loop_run_once(struct lws_context *ctx)
 	return 0;
 }
 
+int lws_loop_run_ready(struct lws_context *ctx)
+{
+	if (!E.loop)
+		return lws_service(ctx, -1);   /* lws 4.1: a negative timeout polls without waiting */
+	ev_run(E.loop, EVRUN_NOWAIT);
+	return 0;
+}
+
 void lws_loop_close(void)
 {
 	if (E.loop)

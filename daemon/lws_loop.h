@@ -18,6 +18,8 @@ void lws_loop_fill(struct lws_context_creation_info *info, bool epoll_allowed);
 void lws_loop_started(struct lws_context *ctx, void (*on_quiet)(void));
 /* One pass: waits for the next event or timer and services it. <0: stop. */
 int lws_loop_run_once(struct lws_context *ctx);
+/* One pass that does not wait: services what is ready now. <0: stop. */
+int lws_loop_run_ready(struct lws_context *ctx);
 /* After lws_context_destroy: frees the libev loop. */
 void lws_loop_close(void);
 
