@@ -32,7 +32,8 @@ struct batch_waiter {
 	struct batch_waiter *prev, *next;
 };
 
-/* The transport schedules batch_flush() to run after the current loop pass. */
+/* The transport schedules batch_flush() to run after the current loop pass
+ * (or the few ready passes it gathers first, server.c). */
 typedef void (*batch_schedule_fn)(void);
 /* Arms the transport's one-shot timer: batch_lock_retry() in ms. */
 typedef void (*batch_timer_fn)(int64_t ms);
