@@ -13,7 +13,7 @@ import time
 import pytest
 from websockets.frames import Frame, Opcode
 
-from sbtest import WS, hello_scanner, open_desktop, run, scan_msg
+from sbtest import SANITIZE, WS, hello_scanner, open_desktop, run, scan_msg
 
 
 @pytest.mark.parametrize("loop", ["epoll", "poll"])
@@ -49,32 +49,44 @@ def test_flow_and_timers(daemon_factory, loop):
     run(body())
 
 
+@pytest.mark.skipif(SANITIZE, reason="a timing property: under ASan one pass over the "
+                    "burst's sockets outlasts the 2 ms the server gathers passes for")
 @pytest.mark.parametrize("loop", ["epoll", "poll"])
 def test_a_burst_shares_commits(daemon_factory, loop):
     """lws reads at most 192 bytes of a socket per pass, so a burst of scans
-    spans tens of passes. The server gathers passes that keep adding to the
-    batch into one commit (server.c, gather_batch) instead of committing
-    after each: fewer WAL writes and fewer, fuller writes to each peer. Every
-    scan is still acknowledged after its commit, in order."""
+    spans many passes. While the passes that do not wait keep finding a
+    backlog, the server gathers them into one commit (server.c,
+    gather_batch) instead of committing after each: fewer WAL writes and
+    fewer, fuller writes to each peer. Every scan is still acknowledged after
+    its commit, in order, and forwarded once."""
     d = daemon_factory("--rate-burst", "1000", "--rate-per-sec", "1000",
                        *(["--event-loop", "poll"] if loop == "poll" else []))
-    s = d.session()
-    n = 120
+    sessions = [d.session(scanners=4) for _ in range(6)]
+    n = 60   # per scanner: ~6.6 KB in one write, ~35 reads of 192 bytes
 
     async def body():
-        desk, _ = await open_desktop(d, s.desktop_token, last_seq=0)
-        sc = await WS.open(d, label="scanner")
-        await hello_scanner(sc, s.scanner["token"])
-        await desk.expect("scanner_joined")
+        desks, phones = [], []
+        for si, s in enumerate(sessions):
+            desk, _ = await open_desktop(d, s.desktop_token, last_seq=0)
+            desks.append(desk)
+            for pi, sc in enumerate(s.scanners):
+                ws = await WS.open(d, label=f"s{si}p{pi}")
+                await hello_scanner(ws, sc["token"])
+                await desk.expect("scanner_joined")
+                phones.append((si, pi, ws))
         before = d.metric("scanbridge_commits_total")
-        # one TCP write: the whole burst waits in the socket at once
-        sc.conn.transport.write(b"".join(
-            Frame(Opcode.TEXT, json.dumps(scan_msg(f"burst-{i}")).encode())
-            .serialize(mask=True, extensions=[]) for i in range(1, n + 1)))
-        for i in range(1, n + 1):
-            await sc.expect("ack", seq=i, id=f"burst-{i}")
-            await desk.expect("scan", seq=i, id=f"burst-{i}")
+        for si, pi, ws in phones:   # each phone's burst in one TCP write
+            ws.conn.transport.write(b"".join(
+                Frame(Opcode.TEXT, json.dumps(scan_msg(f"b{si}-{pi}-{i}")).encode())
+                .serialize(mask=True, extensions=[]) for i in range(n)))
+        for si, pi, ws in phones:
+            for i in range(n):
+                ack = await ws.expect("ack", id=f"b{si}-{pi}-{i}")
+                assert ack["seq"] >= 1
+        for si, desk in enumerate(desks):
+            got = [(await desk.expect("scan", seq=k))["id"] for k in range(1, 4 * n + 1)]
+            assert sorted(got) == sorted(f"b{si}-{pi}-{i}" for pi in range(4) for i in range(n))
         commits = d.metric("scanbridge_commits_total") - before
-        # ~13 KB read 192 bytes a pass is ~70 passes; gathered, a few commits
-        assert commits <= n / 6, f"{commits:.0f} commits for {n} scans"
+        # 40-61 commits here without gathering, 9-17 with (Debug build)
+        assert commits <= 25, f"{commits:.0f} commits for {len(phones) * n} scans"
     run(body())
