@@ -549,6 +549,15 @@ static void drain(void)
 #define GATHER_MS 2
 #define GATHER_MIN_NEW 16
 
+/* Actions the batch gained since it held `before` (a flush in between, from
+ * the lock retry timer, started a new one). */
+static unsigned batch_gained(unsigned before)
+{
+	unsigned now = batch_deferred();
+
+	return now >= before ? now - before : now;
+}
+
 static int gather_batch(void)
 {
 	int64_t until = clock_mono_ms() + GATHER_MS;
@@ -558,7 +567,7 @@ static int gather_batch(void)
 
 		if (lws_loop_run_ready(D.ctx) < 0)
 			return -1;
-		if (batch_deferred() - before < GATHER_MIN_NEW)
+		if (batch_gained(before) < GATHER_MIN_NEW)
 			break;
 	}
 	return 0;
