@@ -59,7 +59,8 @@ enum stmt {
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
 	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID, S_PAIR_RETIRE, S_PAIR_PURGE,
 	S_SCANNER_ADD, S_SCANNER_GET, S_SCANNER_KICK, S_SCANNER_COUNT, S_SCANNERS_LIST,
-	S_SCAN_INSERT, S_SCAN_GET, S_SCAN_IDS, S_SCANS_AFTER, S_SCANS_RANGE, S_SCANS_PURGE,
+	S_SCAN_INSERT, S_SCAN_GET, S_SCAN_IDS, S_SCANS_AFTER, S_SCANS_RANGE, S_SCANS_SPAN,
+	S_SCANS_PURGE,
 	S_COUNT
 };
 
@@ -139,6 +140,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SCANS_RANGE] =
 		"SELECT seq, client_id FROM scans WHERE session_id = ?1 AND seq > ?2"
 		" AND seq <= ?3 AND scanner_id = ?4 ORDER BY seq",
+	[S_SCANS_SPAN] =
+		"SELECT seq, client_id, scanner_id FROM scans WHERE session_id = ?1 AND seq > ?2"
+		" AND seq <= ?3 ORDER BY seq",
 	[S_SCANS_PURGE] =
 		"UPDATE scans SET code = NULL WHERE delivered_at <= ?1 AND code IS NOT NULL",
 };
@@ -1014,6 +1018,22 @@ int store_scans_range(struct store *st, const char *sid, const char *scanner, in
 	for (; rc == 1; rc = step(st, s, SQLITE_OK)) {
 		sc.seq = sqlite3_column_int64(s, 0);
 		col_text(sc.id, sizeof sc.id, s, 1);
+		fn(&sc, ctx);
+	}
+	return reset(s, rc);
+}
+
+int store_scans_span(struct store *st, const char *sid, int64_t from, int64_t to,
+		     store_scan_fn fn, void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[S_SCANS_SPAN];
+	struct sb_scan sc = { .format = SB_FMT_UNKNOWN, .scanned_at = -1 };
+	int rc = step(st, s, bt(s, 1, sid) | bi(s, 2, from) | bi(s, 3, to));
+
+	for (; rc == 1; rc = step(st, s, SQLITE_OK)) {
+		sc.seq = sqlite3_column_int64(s, 0);
+		col_text(sc.id, sizeof sc.id, s, 1);
+		col_text(sc.scanner, sizeof sc.scanner, s, 2);
 		fn(&sc, ctx);
 	}
 	return reset(s, rc);

@@ -159,9 +159,12 @@ typedef void (*store_scan_fn)(const struct sb_scan *s, void *ctx);
 int store_scans_after(struct store *st, const char *sid, int64_t after, int64_t upto,
 		      int limit, store_scan_fn fn, void *ctx);
 /* Calls fn for every scan of scanner with from < seq <= to (content or not),
- * for delivery receipts: only seq, id and scanner are filled in. */
+ * for delivery receipts: only seq, id and scanner are filled in. span does
+ * the same for every scanner of the session at once, in seq order. */
 int store_scans_range(struct store *st, const char *sid, const char *scanner, int64_t from,
 		      int64_t to, store_scan_fn fn, void *ctx);
+int store_scans_span(struct store *st, const char *sid, int64_t from, int64_t to,
+		     store_scan_fn fn, void *ctx);
 /* Purges content (code) of scans delivered at or before `delivered_before`,
  * keeping id->seq. Drops ended_sessions rows past their keep time. *n = rows purged. */
 int store_purge(struct store *st, int64_t delivered_before, int64_t now, int64_t *n);

@@ -205,6 +205,58 @@ def test_order_preserved_with_two_scanners(daemon):
     run(body())
 
 
+def test_receipts_for_three_scanners_paced_through_a_small_queue(daemon_factory):
+    """Scanners ready for receipts share one read of the session's scans
+    (relay.c, receipts_together); a small send queue paces them a chunk at a
+    time. Each scanner gets exactly its own receipts, once, in seq order,
+    including the one that joined late and the one whose scans were
+    already receipted in part."""
+    d = daemon_factory("--send-queue-max", "16", "--rate-burst", "1000",
+                       "--rate-per-sec", "1000")
+
+    async def body():
+        s = d.session(scanners=3)
+        desk, _ = await open_desktop(d, s.desktop_token)
+        ws = []
+        for i, sc in enumerate(s.scanners[:2]):
+            w, _ = await open_scanner(d, sc["token"], label=f"S{i}")
+            await desk.expect("scanner_joined")
+            ws.append(w)
+        acks = [[], [], []]
+        for i in range(60):
+            for k in range(2):
+                await ws[k].send(scan_msg(f"s{k}-{i}", f"C{k}{i}", "CODE_39"))
+        for k in range(2):
+            acks[k] = [await ws[k].expect("ack") for _ in range(60)]
+        seen = 0
+        while seen < 120:   # the desktop reads at its pace; the queue is 16
+            await desk.expect("scan")
+            seen += 1
+        await desk.send({"type": "ack", "seq": 30})
+        upto30 = [sum(1 for x in acks[k] if x["seq"] <= 30) for k in range(2)]
+        assert sum(upto30) == 30
+        first = [[await ws[k].expect("delivered") for _ in range(upto30[k])] for k in range(2)]
+        w3, _ = await open_scanner(d, s.scanners[2]["token"], label="S2")
+        await desk.expect("scanner_joined")
+        ws.append(w3)
+        for i in range(20):
+            await w3.send(scan_msg(f"s2-{i}", f"C2{i}", "CODE_39"))
+        acks[2] = [await w3.expect("ack") for _ in range(20)]
+        for _ in range(20):
+            await desk.expect("scan")
+        await desk.send({"type": "ack", "seq": 140})
+        rest = [[await ws[k].expect("delivered") for _ in range(60 - upto30[k])]
+                for k in range(2)]
+        third = [await w3.expect("delivered") for _ in range(20)]
+        for k in range(2):
+            got = [(x["id"], x["seq"]) for x in first[k] + rest[k]]
+            assert got == [(x["id"], x["seq"]) for x in acks[k]], (k, got)
+        assert [(x["id"], x["seq"]) for x in third] == [(x["id"], x["seq"]) for x in acks[2]]
+        for w in ws:
+            await w.barrier()
+    run(body())
+
+
 def test_duplicate_resend_acks_original_seq_and_is_not_forwarded(daemon):
     async def body():
         s = daemon.session()

@@ -521,6 +521,68 @@ static void test_deliver_purge_tombstones(void)
 	cleanup();
 }
 
+/* Collects (seq, scanner, id) from store_scans_span. */
+struct span { int n; int64_t seq[16]; char scanner[16][8]; char id[16][8]; };
+
+static void span_cb(const struct sb_scan *s, void *ctx)
+{
+	struct span *c = ctx;
+
+	if (c->n < 16) {
+		snprintf(c->scanner[c->n], sizeof c->scanner[0], "%.7s", s->scanner);
+		snprintf(c->id[c->n], sizeof c->id[0], "%.7s", s->id);
+		c->seq[c->n++] = s->seq;
+	}
+}
+
+/* Receipts for all of a session's scanners in one read: every scan in the
+ * range, content or purged, in seq order, with its scanner and client id. */
+static void test_scans_span(void)
+{
+	const char *who[] = { "a", "b", "a", "a", "b", "b" };
+	struct store *st;
+	struct span c;
+	int64_t n;
+
+	fresh();
+	st = open_ok();
+	CHECK_EQ_INT(store_session_create(st, "s", 1), 0);
+	CHECK_EQ_INT(store_session_create(st, "other", 1), 0);
+	for (int i = 0; i < 6; i++) {
+		char id[8];
+		struct sb_scan sc;
+
+		snprintf(id, sizeof id, "id%d", i + 1);
+		sc = mkscan(i + 1, id, "X");
+		snprintf(sc.scanner, sizeof sc.scanner, "%s", who[i]);
+		CHECK_EQ_INT(store_scan_insert(st, "s", &sc), 0);
+		CHECK_EQ_INT(store_scan_insert(st, "other", &sc), 0);
+	}
+	CHECK_EQ_INT(store_session_deliver(st, "s", 2, 100), 0);
+	CHECK_EQ_INT(store_purge(st, 100, 100, &n), 0);   /* 1 and 2 lose their code */
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_span(st, "s", 0, 5, span_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 5);
+	for (int i = 0; i < 5; i++) {
+		char id[8];
+
+		snprintf(id, sizeof id, "id%d", i + 1);
+		CHECK_EQ_INT(c.seq[i], i + 1);
+		CHECK_STR(c.scanner[i], who[i]);
+		CHECK_STR(c.id[i], id);
+	}
+	memset(&c, 0, sizeof c);   /* from is exclusive, to inclusive */
+	CHECK_EQ_INT(store_scans_span(st, "s", 4, 6, span_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 2);
+	CHECK_EQ_INT(c.seq[0], 5);
+	CHECK_EQ_INT(c.seq[1], 6);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(store_scans_span(st, "s", 6, 9, span_cb, &c), 0);
+	CHECK_EQ_INT(c.n, 0);
+	store_close(st);
+	cleanup();
+}
+
 struct ids { int n; char id[8][SB_ID_MAX]; };
 
 static void sid_cb(const char *sid, void *ctx)
@@ -1087,7 +1149,8 @@ TEST_MAIN(TEST(test_open_migrate_reopen), TEST(test_migration_4_keeps_scans), TE
 	  TEST(test_unopenable_path), TEST(test_durability),
 	  TEST(test_session_create_get), TEST(test_last_seq_derived),
 	  TEST(test_scan_insert_find), TEST(test_scan_duplicates), TEST(test_scans_after),
-	  TEST(test_deliver_purge_tombstones), TEST(test_sessions_each),
+	  TEST(test_deliver_purge_tombstones), TEST(test_scans_span),
+	  TEST(test_sessions_each),
 	  TEST(test_session_end), TEST(test_pair_codes), TEST(test_pair_codes_retire),
 	  TEST(test_pair_codes_purge), TEST(test_scanners),
 	  TEST(test_group_commit), TEST(test_rollback),
