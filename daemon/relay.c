@@ -165,6 +165,12 @@ static void receipt_one(const struct sb_scan *scan, void *arg)
 	session_peer_send(c->p, sb_msg_delivered(scan->id, scan->seq));
 }
 
+/* The end of the next chunk of receipts owed from `from` up to head. */
+static int64_t receipts_chunk_end(int64_t from, int64_t head)
+{
+	return head - from > (int64_t)refill_chunk() ? from + (int64_t)refill_chunk() : head;
+}
+
 static void scanner_refill(struct peer *p)
 {
 	struct sess *s = p->sess;
@@ -172,10 +178,8 @@ static void scanner_refill(struct peer *p)
 	int64_t head = s ? session_delivered_seq(s) : 0;
 
 	while (s && !p->closing && p->sent_seq < head && p->ops->queued(p) < refill_chunk()) {
-		int64_t to = p->sent_seq + refill_chunk();
+		int64_t to = receipts_chunk_end(p->sent_seq, head);
 
-		if (to > head)
-			to = head;
 		if (store_scans_range(R.st, session_id(s), p->scanner, p->sent_seq, to, receipt_one, &c))
 			return;
 		p->sent_seq = to;
@@ -217,7 +221,7 @@ static void receipts_together(struct sess *s, int64_t head)
 		}
 	if (r.n < 2)
 		return;
-	to = head - from > (int64_t)refill_chunk() ? from + refill_chunk() : head;
+	to = receipts_chunk_end(from, head);
 	if (store_scans_span(R.st, session_id(s), from, to, receipt_shared, &r))
 		return;
 	for (int i = 0; i < r.n; i++)

@@ -560,8 +560,11 @@ static unsigned batch_gained(unsigned before)
 
 static int gather_batch(void)
 {
-	int64_t until = clock_mono_ms() + GATHER_MS;
+	int64_t until;
 
+	if (!flush_wanted)
+		return 0;
+	until = clock_mono_ms() + GATHER_MS;
 	for (int i = 0; flush_wanted && i < GATHER_PASSES && clock_mono_ms() < until; i++) {
 		unsigned before = batch_deferred();
 

@@ -621,12 +621,9 @@ int store_checkpoint(struct store *st)
 	return 0;
 }
 
-long store_release_memory(struct store *st)
+void store_release_memory(struct store *st)
 {
-	long before = (long)sqlite3_memory_used();
-
 	sqlite3_db_release_memory(st->db);
-	return before - (long)sqlite3_memory_used();
 }
 
 int store_ping(struct store *st)

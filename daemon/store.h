@@ -82,8 +82,8 @@ bool store_checkpoint_due(const struct store *st);
 int store_checkpoint(struct store *st);
 
 /* Frees the page cache's unused pages (they are read again when needed);
- * for an idle daemon. Returns the bytes freed. */
-long store_release_memory(struct store *st);
+ * for an idle daemon. */
+void store_release_memory(struct store *st);
 
 /* Health: runs a trivial read. 0 or SB_EIO. */
 int store_ping(struct store *st);

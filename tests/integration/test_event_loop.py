@@ -16,9 +16,14 @@ from websockets.frames import Frame, Opcode
 from sbtest import SANITIZE, WS, hello_scanner, open_desktop, run, scan_msg
 
 
+def loop_flags(loop):
+    """The daemon's flags for an event loop: epoll is the default."""
+    return ["--event-loop", "poll"] if loop == "poll" else []
+
+
 @pytest.mark.parametrize("loop", ["epoll", "poll"])
 def test_flow_and_timers(daemon_factory, loop):
-    d = daemon_factory(*(["--event-loop", "poll"] if loop == "poll" else []))
+    d = daemon_factory(*loop_flags(loop))
     assert f"msg=\"event loop\" backend={loop}" in d.log(), d.log()
     s = d.session()
 
@@ -60,7 +65,7 @@ def test_a_burst_shares_commits(daemon_factory, loop):
     fewer, fuller writes to each peer. Every scan is still acknowledged after
     its commit, in order, and forwarded once."""
     d = daemon_factory("--rate-burst", "1000", "--rate-per-sec", "1000",
-                       *(["--event-loop", "poll"] if loop == "poll" else []))
+                       *loop_flags(loop))
     sessions = [d.session(scanners=4) for _ in range(6)]
     n = 60   # per scanner: ~6.6 KB in one write, ~35 reads of 192 bytes
 

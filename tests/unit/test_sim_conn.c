@@ -370,9 +370,8 @@ static void test_protocol(void)
 	struct sim_loop l;
 	struct sim_conn c;
 	struct owner o = { .to_send = 3 };
-	int port = start_server(script_protocol);
 
-	client_start(&l, &c, &o, port, SIM_DESKTOP);
+	client_start(&l, &c, &o, start_server(script_protocol), SIM_DESKTOP);
 	CHECK(run_until(&l, lost_once, &o));
 	CHECK_EQ_INT(o.n_msgs, 2);
 	CHECK_EQ_INT(o.types[0], SB_SRV_WELCOME);
@@ -429,13 +428,11 @@ static void test_burst_through_full_socket(void)
 	struct sim_loop l;
 	struct sim_conn c;
 	struct owner o = { .to_send = BURST };
-	int port = start_server(script_burst);
 	int64_t passes0;
-
 	int64_t until;
 	bool blocked = false;
 
-	client_start(&l, &c, &o, port, SIM_SCANNER);
+	client_start(&l, &c, &o, start_server(script_burst), SIM_SCANNER);
 	passes0 = (int64_t)l.passes;
 	until = sim_now_us() + 20000000;
 	while (!o.lost_calls && sim_now_us() < until) {
@@ -508,9 +505,8 @@ static void test_drop_and_reconnect(void)
 	struct sim_loop l;
 	struct sim_conn c;
 	struct owner o = { 0 };
-	int port = start_server(script_drop);
 
-	client_start(&l, &c, &o, port, SIM_SCANNER);
+	client_start(&l, &c, &o, start_server(script_drop), SIM_SCANNER);
 	CHECK(run_until(&l, welcomed, &c));
 	sim_conn_drop(&c);
 	CHECK_EQ_INT(l.drops, 1);
@@ -552,9 +548,8 @@ static void test_refused_upgrade_backs_off(void)
 	struct sim_loop l;
 	struct sim_conn c;
 	struct owner o = { 0 };
-	int port = start_server(script_refuse);
 
-	client_start(&l, &c, &o, port, SIM_SCANNER);
+	client_start(&l, &c, &o, start_server(script_refuse), SIM_SCANNER);
 	CHECK(run_until(&l, two_failures, &l));
 	CHECK_EQ_INT(o.lost_code, 0);
 	CHECK(c.attempts >= 2);
