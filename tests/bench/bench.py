@@ -227,6 +227,17 @@ def http_get(srv, path, timeout=2.0):
         c.close()
 
 
+def metric_total(srv, name):
+    """The sum of a metric's samples from /metrics, None if the server has none."""
+    try:
+        _, text = http_get(srv, "/metrics", timeout=10)
+    except OSError:
+        return None
+    vals = [float(l.split()[-1]) for l in text.splitlines()
+            if l.startswith(name + " ") or l.startswith(name + "{")]
+    return sum(vals) if vals else None
+
+
 def ws_connections(srv):
     """Authenticated WebSocket connections, from /metrics (daemon and peer)."""
     _, text = http_get(srv, "/metrics", timeout=10)
@@ -520,7 +531,9 @@ def load_once(target, durability, sessions, scanners, rate, duration):
         srv.wait_ready()
         args = load_args(srv, sessions, scanners, rate, duration)
         cpu0, t0, busy0 = cpu_s(srv.pid), time.monotonic(), machine_busy_s()
+        commits0 = metric_total(srv, "scanbridge_commits_total")
         rc, out, err, sim_cpu, _ = run_sim(args, timeout=duration * 4 + 120)
+        commits = metric_total(srv, "scanbridge_commits_total")
         wall = time.monotonic() - t0
         cpu = cpu_s(srv.pid) - cpu0
         busy = machine_busy_s() - busy0
@@ -549,6 +562,11 @@ def load_once(target, durability, sessions, scanners, rate, duration):
         j["_sim_us_per_scan"] = j["_sim_cpu_s"] / n * 1e6 if n else None
         j["_daemon_cores"] = j["_daemon_cpu_s"] / send if send else None
         j["_sim_cores"] = j["_sim_cpu_s"] / send if send else None
+        # Group commit at work: scans per COMMIT (set-up commits included).
+        acked = j.get("acked") or 0
+        j["_scans_per_commit"] = (acked / (commits - commits0)
+                                  if commits is not None and commits0 is not None
+                                  and commits > commits0 else None)
         return j
 
 
@@ -586,6 +604,7 @@ def summarize_load(runs):
                                    if r.get("_daemon_us_per_scan") is not None],
         "sim_us_per_scan": med(runs, "_sim_us_per_scan"),
         "daemon_cores": med(runs, "_daemon_cores"), "sim_cores": med(runs, "_sim_cores"),
+        "scans_per_commit": med(runs, "_scans_per_commit"),
         "send_s": med(runs, "duration_s"),
         "other_cores_max": max((r["_other_cores"] for r in runs if r.get("_other_cores") is not None),
                                default=None),
@@ -604,10 +623,12 @@ def fmt_cpu(j, target="daemon"):
 
     def cores(v):
         return f"{v:.2f} cores" if v is not None else "? cores"
+    spc = j.get("_scans_per_commit")
     return (f"CPU {target} {j['_daemon_cpu_s']:.2f} s = {us(j['_daemon_us_per_scan'])}, "
             f"{cores(j['_daemon_cores'])}; sim {j['_sim_cpu_s']:.2f} s = "
             f"{us(j['_sim_us_per_scan'])}, {cores(j['_sim_cores'])}; everything else "
-            f"{cores(j.get('_other_cores'))}")
+            f"{cores(j.get('_other_cores'))}"
+            + (f"; {spc:.0f} scans per commit" if spc is not None else ""))
 
 
 def shape_name(shape):

@@ -13,7 +13,7 @@ import time
 import pytest
 from websockets.frames import Frame, Opcode
 
-from sbtest import SANITIZE, WS, hello_scanner, open_desktop, run, scan_msg
+from sbtest import WS, hello_scanner, open_desktop, run, scan_msg
 
 
 def loop_flags(loop):
@@ -54,16 +54,17 @@ def test_flow_and_timers(daemon_factory, loop):
     run(body())
 
 
-@pytest.mark.skipif(SANITIZE, reason="a timing property: under ASan one pass over the "
-                    "burst's sockets outlasts the 2 ms the server gathers passes for")
 @pytest.mark.parametrize("loop", ["epoll", "poll"])
-def test_a_burst_shares_commits(daemon_factory, loop):
+def test_a_gathered_burst_keeps_the_guarantees(daemon_factory, loop):
     """lws reads at most 192 bytes of a socket per pass, so a burst of scans
-    spans many passes. While the passes that do not wait keep finding a
-    backlog, the server gathers them into one commit (server.c,
-    gather_batch) instead of committing after each: fewer WAL writes and
-    fewer, fuller writes to each peer. Every scan is still acknowledged after
-    its commit, in order, and forwarded once."""
+    spans many passes, which the server gathers into fewer commits while
+    they keep finding a backlog (server.c, gather_batch). Gathered or not,
+    every scan is acknowledged with its seq, forwarded once and in seq
+    order, and the commits number fewer than the scans. How much gathering
+    saves depends on how fast a pass is against its 2 ms, so the benchmark
+    measures it (bench.py prints scans per commit), not this test: 24 phones
+    writing 60 scans each took 40-61 commits without gathering, 9-17 with
+    on an idle machine, up to 38 with a core busy elsewhere."""
     d = daemon_factory("--rate-burst", "1000", "--rate-per-sec", "1000",
                        *loop_flags(loop))
     sessions = [d.session(scanners=4) for _ in range(6)]
@@ -84,14 +85,15 @@ def test_a_burst_shares_commits(daemon_factory, loop):
             ws.conn.transport.write(b"".join(
                 Frame(Opcode.TEXT, json.dumps(scan_msg(f"b{si}-{pi}-{i}")).encode())
                 .serialize(mask=True, extensions=[]) for i in range(n)))
+        seq_of = {}
         for si, pi, ws in phones:
-            for i in range(n):
-                ack = await ws.expect("ack", id=f"b{si}-{pi}-{i}")
-                assert ack["seq"] >= 1
+            seqs = [(await ws.expect("ack", id=f"b{si}-{pi}-{i}"))["seq"] for i in range(n)]
+            assert seqs == sorted(seqs), (si, pi, seqs)   # a phone's own order kept
+            seq_of.update({(si, f"b{si}-{pi}-{i}"): q for i, q in enumerate(seqs)})
         for si, desk in enumerate(desks):
             got = [(await desk.expect("scan", seq=k))["id"] for k in range(1, 4 * n + 1)]
+            assert all(seq_of[(si, x)] == k for k, x in enumerate(got, 1)), got
             assert sorted(got) == sorted(f"b{si}-{pi}-{i}" for pi in range(4) for i in range(n))
         commits = d.metric("scanbridge_commits_total") - before
-        # 40-61 commits here without gathering, 9-17 with (Debug build)
-        assert commits <= 25, f"{commits:.0f} commits for {len(phones) * n} scans"
+        assert 1 <= commits < len(phones) * n, f"{commits:.0f} commits"
     run(body())
