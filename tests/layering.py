@@ -26,7 +26,7 @@ LAYERS = {  # module (file name without extension) -> rank; higher calls lower
     "relay": 3,
     "session": 2,
     "batch": 1,
-    "store": 0, "wal_checkpointer": 0,
+    "store": 0, "scan_index": 0, "wal_checkpointer": 0,
 }
 LEAF = -1   # any module not named above; uses no layer
 # Known exceptions, each with its reason.
