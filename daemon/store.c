@@ -57,15 +57,16 @@ enum stmt {
 	S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_PING,
 	S_SESSION_CREATE, S_SESSION_GET, S_SESSION_EXISTS, S_SESSION_TOUCH, S_SESSION_RENEW,
-	S_SESSION_DELIVERED, S_SESSION_DELIVER, S_SESSION_DELETE, S_SESSIONS_ALL, S_SESSION_COUNT,
+	S_SESSION_DELIVERED, S_SESSION_DELIVER, S_DELIVERY_ADD, S_SESSION_DELETE, S_SESSIONS_ALL, S_SESSION_COUNT,
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
 	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID, S_PAIR_RETIRE, S_PAIR_PURGE,
 	S_SCANNER_ADD, S_SCANNER_GET, S_SCANNER_KICK, S_SCANNER_COUNT, S_SCANNERS_LIST,
-	S_SCAN_INSERT, S_SCAN_ROW, S_SCAN_DELIVER, S_SCAN_DELETE, S_SCANS_PURGE,
+	S_SCAN_INSERT, S_SCAN_ROW, S_SCAN_DELETE,
+	S_PURGE_DUE, S_SESSION_PURGED, S_SCAN_PURGE, S_SESSION_PURGED_SET, S_DELIVERIES_DROP,
 	S_COUNT
 };
 
-/* Columns read by row_to_scan, in this order; S_SCAN_ROW adds two flags. */
+/* Columns read by row_to_scan, in this order; S_SCAN_ROW adds a flag. */
 #define SCAN_COLS "seq, client_id, code, format, scanner_id, scanned_at, received_at"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -88,6 +89,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SESSION_DELIVERED] = "SELECT delivered_seq FROM sessions WHERE id = ?1",
 	[S_SESSION_DELIVER] =
 		"UPDATE sessions SET delivered_seq = MAX(delivered_seq, ?2) WHERE id = ?1",
+	/* An ack is one row (schema/005), not a stamp on each scan it covers. */
+	[S_DELIVERY_ADD] = "INSERT INTO deliveries(session_id, seq, at) VALUES (?1, ?2, ?3)",
 	[S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
 	[S_SESSIONS_ALL] = "SELECT id FROM sessions",
 	[S_SESSION_COUNT] = "SELECT count(*) FROM sessions",
@@ -127,13 +130,17 @@ static const char *const stmt_sql[S_COUNT] = {
 		" scanned_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	/* Scans are found through the scan index (scan_index.h), by rowid. */
 	[S_SCAN_ROW] =
-		"SELECT " SCAN_COLS ", code IS NULL, delivered_at IS NOT NULL FROM scans"
-		" WHERE id = ?1",
-	[S_SCAN_DELIVER] =
-		"UPDATE scans SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+		"SELECT " SCAN_COLS ", code IS NULL FROM scans WHERE id = ?1",
 	[S_SCAN_DELETE] = "DELETE FROM scans WHERE id = ?1",
-	[S_SCANS_PURGE] =
-		"UPDATE scans SET code = NULL WHERE delivered_at <= ?1 AND code IS NOT NULL",
+	/* The purge: per session, the highest seq delivered long enough ago
+	 * (deliveries_at), its scans from purged_seq on, then those rows. */
+	[S_PURGE_DUE] =
+		"SELECT session_id, MAX(seq) FROM deliveries WHERE at <= ?1 GROUP BY session_id",
+	[S_SESSION_PURGED] = "SELECT purged_seq FROM sessions WHERE id = ?1",
+	[S_SCAN_PURGE] = "UPDATE scans SET code = NULL WHERE id = ?1 AND code IS NOT NULL",
+	[S_SESSION_PURGED_SET] =
+		"UPDATE sessions SET purged_seq = MAX(purged_seq, ?2) WHERE id = ?1",
+	[S_DELIVERIES_DROP] = "DELETE FROM deliveries WHERE at <= ?1",
 };
 
 struct store {
@@ -732,34 +739,17 @@ static int session_int(struct store *st, enum stmt id, const char *sid, int64_t 
 	return reset(s, rc);
 }
 
-/* Stamps the scans of sid after the session's delivered_seq up to seq: the
- * ones before were stamped by earlier acks. */
-static int stamp_delivered(struct store *st, const char *sid, int64_t seq, int64_t now)
-{
-	const struct scan_run *scans = scan_index_find(&st->ix, sid);
-	sqlite3_stmt *s = st->stmt[S_SCAN_DELIVER];
-	int64_t from, last = scan_run_last(scans);
-	int rc = session_int(st, S_SESSION_DELIVERED, sid, &from);
-
-	for (int64_t q = from + 1; rc == 0 && q <= seq && q <= last; q++) {
-		int64_t rowid = scan_run_rowid(scans, q);
-
-		if (rowid)
-			rc = run(st, s, bi(s, 1, rowid) | bi(s, 2, now));
-	}
-	return rc;
-}
-
 int store_session_deliver(struct store *st, const char *sid, int64_t seq, int64_t now)
 {
 	sqlite3_stmt *sess = st->stmt[S_SESSION_DELIVER];
+	sqlite3_stmt *add = st->stmt[S_DELIVERY_ADD];
 	int rc = op_begin(st);
 
 	if (rc)
 		return rc;
-	rc = stamp_delivered(st, sid, seq, now);
+	rc = update_one(st, sess, bt(sess, 1, sid) | bi(sess, 2, seq));
 	if (rc == 0)
-		rc = update_one(st, sess, bt(sess, 1, sid) | bi(sess, 2, seq));
+		rc = run(st, add, bt(add, 1, sid) | bi(add, 2, seq) | bi(add, 3, now));
 	return op_end(st, rc);
 }
 
@@ -1034,7 +1024,7 @@ int store_scan_insert(struct store *st, const char *sid, const struct sb_scan *s
 /* One scan as read by S_SCAN_ROW. */
 struct scan_row {
 	struct sb_scan sc;
-	bool purged, delivered;
+	bool purged;
 };
 
 /* Fills out from a row of SCAN_COLS. */
@@ -1062,7 +1052,6 @@ static int read_row(struct store *st, int64_t rowid, struct scan_row *r)
 	if (rc == 1) {
 		row_to_scan(s, &r->sc);
 		r->purged = sqlite3_column_int64(s, 7) != 0;
-		r->delivered = sqlite3_column_int64(s, 8) != 0;
 	}
 	return reset(s, rc);
 }
@@ -1106,17 +1095,20 @@ int store_scan_get(struct store *st, const char *sid, int64_t seq,
 		   struct sb_scan *out, bool *purged, bool *delivered)
 {
 	struct scan_row r = { .sc.seq = 0 };
+	int64_t delivered_seq = 0;
 	int rc = each_row(st, sid, seq - 1, seq, copy_row, &r);
 
 	if (rc)
 		return rc;
 	if (!r.sc.seq)
 		return SB_ENOTFOUND;
+	if (delivered && (rc = session_int(st, S_SESSION_DELIVERED, sid, &delivered_seq)))
+		return rc;
 	*out = r.sc;
 	if (purged)
 		*purged = r.purged;
 	if (delivered)
-		*delivered = r.delivered;
+		*delivered = seq <= delivered_seq;
 	return 0;
 }
 
@@ -1185,20 +1177,58 @@ int store_scans_span(struct store *st, const char *sid, int64_t from, int64_t to
 	return each_row(st, sid, from, to, walk_row, &w);
 }
 
+/* Clears the content of sid's scans up to seq not cleared yet; adds the
+ * count to *n. */
+static int purge_session(struct store *st, const char *sid, int64_t upto, int64_t *n)
+{
+	const struct scan_run *scans = scan_index_find(&st->ix, sid);
+	sqlite3_stmt *clear = st->stmt[S_SCAN_PURGE], *mark = st->stmt[S_SESSION_PURGED_SET];
+	int64_t from;
+	int rc = session_int(st, S_SESSION_PURGED, sid, &from);
+
+	if (rc)
+		return rc == SB_ENOTFOUND ? 0 : rc;   /* ended: its scans are gone */
+	for (int64_t q = from + 1; rc == 0 && q <= upto && q <= scan_run_last(scans); q++) {
+		int64_t rowid = scan_run_rowid(scans, q);
+
+		if (rowid && (rc = run(st, clear, bi(clear, 1, rowid))) == 0)
+			*n += sqlite3_changes64(st->db);
+	}
+	return rc ? rc : run(st, mark, bt(mark, 1, sid) | bi(mark, 2, upto));
+}
+
+/* The sessions with deliveries due, each purged as it is read (GROUP BY has
+ * read every row before the first comes back, so writing meanwhile is safe). */
+static int purge_due(struct store *st, int64_t delivered_before, int64_t *n)
+{
+	sqlite3_stmt *due = st->stmt[S_PURGE_DUE];
+	int rc = step(st, due, bi(due, 1, delivered_before));
+	char sid[SB_ID_MAX];
+
+	for (; rc == 1; rc = step(st, due, SQLITE_OK)) {
+		col_text(sid, sizeof sid, due, 0);
+		rc = purge_session(st, sid, sqlite3_column_int64(due, 1), n);
+		if (rc)
+			break;
+	}
+	return reset(due, rc);
+}
+
 int store_purge(struct store *st, int64_t delivered_before, int64_t now, int64_t *n)
 {
-	sqlite3_stmt *scans = st->stmt[S_SCANS_PURGE];
+	sqlite3_stmt *drop = st->stmt[S_DELIVERIES_DROP];
 	sqlite3_stmt *ended = st->stmt[S_ENDED_PURGE];
 	int64_t purged = 0;
-	int rc = batch_lost(st);
+	int rc = op_begin(st);
 
 	if (rc == 0)
-		rc = run(st, scans, bi(scans, 1, delivered_before));
-	if (rc == 0) {
-		purged = sqlite3_changes64(st->db);
+		rc = purge_due(st, delivered_before, &purged);
+	if (rc == 0)
+		rc = run(st, drop, bi(drop, 1, delivered_before));
+	if (rc == 0)
 		rc = run(st, ended, bi(ended, 1, now));
-	}
+	rc = op_end(st, rc);
 	if (n)
-		*n = purged;
+		*n = rc ? 0 : purged;
 	return rc;
 }

@@ -99,8 +99,8 @@ int store_session_get(struct store *st, const char *sid, struct store_session *o
 int store_session_touch(struct store *st, const char *sid, int64_t last_activity);
 /* A renewed session's life starts again at created_at (its maximum age). */
 int store_session_renew(struct store *st, const char *sid, int64_t created_at);
-/* Raises delivered_seq to seq (never lowers) and stamps delivered_at=now on the
- * scans with seq <= it that had none. */
+/* Raises delivered_seq to seq (never lowers) and records that the scans up
+ * to seq were delivered by now (one deliveries row: the purge's clock). */
 int store_session_deliver(struct store *st, const char *sid, int64_t seq, int64_t now);
 /* Deletes the session with its codes, scanners and scans, and records the id in
  * ended_sessions with the reason (kept until `now + keep_ms`). */
@@ -166,7 +166,8 @@ int store_scans_range(struct store *st, const char *sid, const char *scanner, in
 int store_scans_span(struct store *st, const char *sid, int64_t from, int64_t to,
 		     store_scan_fn fn, void *ctx);
 /* Purges content (code) of scans delivered at or before `delivered_before`,
- * keeping id->seq. Drops ended_sessions rows past their keep time. *n = rows purged. */
+ * keeping id->seq, and forgets those deliveries. Drops ended_sessions rows
+ * past their keep time. All or nothing; *n = rows purged. */
 int store_purge(struct store *st, int64_t delivered_before, int64_t now, int64_t *n);
 
 #endif

@@ -162,7 +162,8 @@ static void test_migration_4_keeps_scans(void)
 	CHECK_STR(got.id, "c1");
 	CHECK_STR(got.code, "code1");
 	CHECK_EQ_INT(got.received_at, 1001);
-	CHECK_EQ_INT(peek_int("SELECT delivered_at FROM scans WHERE seq = 1"), 2000);
+	/* the delivered, unpurged scan 1 became a delivery */
+	CHECK_EQ_INT(peek_int("SELECT seq FROM deliveries WHERE session_id = 's' AND at = 2000"), 1);
 	CHECK_EQ_INT(store_scan_insert(st, "s", &a), 0);
 	a.seq = 2;
 	CHECK_EQ_INT(store_scan_insert(st, "s", &a), SB_EEXIST);   /* the seq index is back */
@@ -175,14 +176,17 @@ static void test_migration_4_keeps_scans(void)
 /* A database of schema 4 (the (session_id, seq) index, rows in arrival
  * order, a foreign key) goes through migration 5: every scan of a live
  * session is found by seq whatever its rowid was, a scan whose session is
- * gone is dropped, the foreign key and the index are gone, and the scan
- * index is rebuilt from the table on every open. */
+ * gone is dropped, the foreign key and the index are gone, the scan index
+ * is rebuilt from the table on every open, and delivered content not yet
+ * purged still is, on time. */
 static void test_migration_5_scans_by_rowid(void)
 {
 	struct sb_scan got, c = mkscan(4, "c4", "NEW");
 	struct store_session ss;
 	struct store *st;
 	sqlite3 *db = NULL;
+	int64_t n = -1;
+	bool purged;
 
 	fresh();
 	CHECK_EQ_INT(sqlite3_open(db_path, &db), SQLITE_OK);
@@ -212,6 +216,16 @@ static void test_migration_5_scans_by_rowid(void)
 			CHECK_EQ_INT(store_scan_insert(st, "a", &c), 0);   /* seq 3 left out */
 		store_close(st);
 	}
+	st = open_ok();   /* a1's delivery (at 20) came through: it is purged on time */
+	CHECK_EQ_INT(store_purge(st, 19, 30, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(store_purge(st, 20, 30, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(store_scan_get(st, "a", 1, &got, &purged, NULL), 0);
+	CHECK(purged);
+	CHECK_EQ_INT(store_scan_get(st, "a", 2, &got, &purged, NULL), 0);
+	CHECK(!purged);
+	store_close(st);
 	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans WHERE session_id = 'gone'"), 0);
 	CHECK_EQ_INT(peek_int("SELECT count(*) FROM pragma_foreign_key_list('scans')"), 0);
 	CHECK_EQ_INT(peek_int("SELECT count(*) FROM sqlite_schema WHERE name = 'scans_session_seq'"), 0);
@@ -567,11 +581,11 @@ static void test_deliver_purge_tombstones(void)
 	CHECK_EQ_INT(store_session_deliver(st, "s", 2, 1500), 0);   /* never lowers */
 	CHECK_EQ_INT(store_session_get(st, "s", &ss), 0);
 	CHECK_EQ_INT(ss.delivered_seq, 3);
-	CHECK_EQ_INT(peek_int("SELECT count(*) FROM scans WHERE delivered_at = 1000"), 3);
+	CHECK_EQ_INT(peek_int("SELECT seq FROM deliveries WHERE at = 1000"), 3);  /* one row an ack */
 	CHECK_EQ_INT(store_session_deliver(st, "s", 4, 3000), 0);
-	CHECK_EQ_INT(peek_int("SELECT delivered_at FROM scans WHERE seq = 4"), 3000);
-	CHECK_EQ_INT(peek_int("SELECT delivered_at FROM scans WHERE seq = 3"), 1000);
+	CHECK_EQ_INT(peek_int("SELECT seq FROM deliveries WHERE at = 3000"), 4);
 	CHECK_EQ_INT(store_session_deliver(st, "nope", 4, 3000), SB_ENOTFOUND);
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM deliveries"), 3);   /* nope's: none */
 
 	CHECK_EQ_INT(store_scan_get(st, "s", 2, &got, &purged, &delivered), 0);
 	CHECK(delivered);
@@ -581,6 +595,8 @@ static void test_deliver_purge_tombstones(void)
 	CHECK_EQ_INT(store_purge(st, 1000, 1000, &n), 0);           /* seqs 1..3 */
 	CHECK_EQ_INT(n, 3);
 	CHECK_EQ_INT(store_purge(st, 1000, 1000, NULL), 0);         /* idempotent */
+	CHECK_EQ_INT(peek_int("SELECT count(*) FROM deliveries"), 2);   /* the due one went */
+	CHECK_EQ_INT(peek_int("SELECT purged_seq FROM sessions"), 3);
 
 	CHECK_EQ_INT(store_scan_get(st, "s", 2, &got, &purged, &delivered), 0);
 	CHECK(purged);
@@ -1188,15 +1204,17 @@ static void test_wal_bounded_under_sustained_commits(void)
 static void test_query_plans(void)
 {
 	static const char *const q[][2] = {
-		{ "EXPLAIN QUERY PLAN UPDATE scans SET code = NULL WHERE delivered_at <= 5"
-		  " AND code IS NOT NULL", "scans_purge" },
+		/* store_purge: the deliveries due, then their deletion */
+		{ "EXPLAIN QUERY PLAN SELECT session_id, MAX(seq) FROM deliveries WHERE at <= 5"
+		  " GROUP BY session_id", "deliveries_at" },
+		{ "EXPLAIN QUERY PLAN DELETE FROM deliveries WHERE at <= 5", "deliveries_at" },
 		{ "EXPLAIN QUERY PLAN DELETE FROM ended_sessions WHERE keep_until <= 1",
 		  "ended_sessions_keep_until" },
 		/* a scan is read, stamped and deleted by the rowid the scan index
 		 * holds (schema/005) */
 		{ "EXPLAIN QUERY PLAN SELECT code FROM scans WHERE id = 3", "INTEGER PRIMARY KEY" },
-		{ "EXPLAIN QUERY PLAN UPDATE scans SET delivered_at = 5 WHERE id = 3"
-		  " AND delivered_at IS NULL", "INTEGER PRIMARY KEY" },
+		{ "EXPLAIN QUERY PLAN UPDATE scans SET code = NULL WHERE id = 3"
+		  " AND code IS NOT NULL", "INTEGER PRIMARY KEY" },
 		{ "EXPLAIN QUERY PLAN DELETE FROM scans WHERE id = 3", "INTEGER PRIMARY KEY" },
 		/* store_pair_codes_purge: both sides of the OR are searches */
 		{ "EXPLAIN QUERY PLAN DELETE FROM pair_codes WHERE expires_at <= 1 OR used = 1",
