@@ -544,10 +544,16 @@ static void drain(void)
  * more actions for the batch), gather up to GATHER_PASSES of them (and
  * GATHER_MS) before the commit. A trickle stops it at once: at 10,000
  * scans/s over 500 sessions a pass finds a few scans, and holding their acks
- * for more doubled the p99. It costs one epoll_wait() that returns at once. */
-#define GATHER_PASSES 16
-#define GATHER_MS 2
-#define GATHER_MIN_NEW 16
+ * for more doubled the p99. It costs one epoll_wait() that returns at once.
+ * Once a commit cost little (schema/005), what a commit owes every busy peer
+ * (a send, two epoll_ctl) was most of what 300 connections cost more than
+ * 50: at saturation a pass brings hundreds of actions, and 64 passes / 8 ms
+ * took 100 x 2 from ~0.7 to ~0.9 of 10 x 4's throughput. The floor of 64
+ * keeps 20,000 scans/s (100 x 2) from gathering: with 16 its p99 went from
+ * 4-7 to 10 ms. */
+#define GATHER_PASSES 64
+#define GATHER_MS 8
+#define GATHER_MIN_NEW 64
 
 /* Actions the batch gained since it held `before` (a flush in between, from
  * the lock retry timer, started a new one). */
