@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Tokens: loads (or creates) the appliance secret, issues HS256 JWTs with the
- * claims of PROTOCOL.md and verifies them. libjwt 1.10.2 accepts alg "none" when
- * no key is given, accepts any HMAC algorithm for a key and never looks at exp,
- * so this module checks the token's shape before libjwt sees it, insists on
- * HS256 afterwards, and checks every claim's presence, type and value itself. */
+ * claims of PROTOCOL.md and verifies them. The HMAC-SHA256 is nettle's, the
+ * rest (RFC 7519's compact form for one algorithm) is here: until 2026-12
+ * libjwt did it, and its OpenSSL 3 backend set up OpenSSL's providers at the
+ * first token, +2.0 MiB of resident libcrypto for a daemon otherwise idle at
+ * 7 MiB (docs/benchmarks.md, "Performance II, part 4"). Tokens are the same
+ * bytes as libjwt's; tests/unit/test_auth.c checks each way against libjwt.
+ * A token is verified in this order: its shape (three base64url segments,
+ * a 43-character signature), the signature over the first two segments
+ * (compared in constant time), then header and claims, each field's
+ * presence, type and value. Nothing is parsed before the signature holds. */
 #include "auth.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jwt.h>
 #include <limits.h>
+#include <math.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +29,11 @@
 #include "sb_err.h"
 
 #define HS256_SIG_CHARS 43 /* base64url of 32 bytes, no padding */
-#define CLAIM_TIME_DIGITS 18 /* iat/exp: at most 18 decimal digits */
+/* base64url of {"alg":"HS256","typ":"JWT"}, the header libjwt wrote */
+#define HS256_HEADER "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+/* iat/exp: whole numbers a double holds exactly (2^53), which is what a
+ * JSON number is to cJSON; a time in seconds is ten digits. */
+#define CLAIM_TIME_MAX 9007199254740991.0
 
 struct auth {
 	unsigned char key[AUTH_SECRET_BYTES];
@@ -240,40 +253,54 @@ static int role_ok(enum sb_role r)
 
 static int claims_ok(const struct auth_claims *c)
 {
-	const int64_t max = 999999999999999999LL; /* CLAIM_TIME_DIGITS nines */
-
 	return id_ok(c->sid) && id_ok(c->sub) && role_ok(c->role) &&
-	       c->iat >= 0 && c->iat <= max && c->iat <= LONG_MAX &&
-	       c->exp >= 0 && c->exp <= max && c->exp <= LONG_MAX;
+	       c->iat >= 0 && c->iat <= (int64_t)CLAIM_TIME_MAX &&
+	       c->exp >= 0 && c->exp <= (int64_t)CLAIM_TIME_MAX;
 }
 
-static int add_grants(jwt_t *jwt, const struct auth_claims *c)
+/* base64url(HMAC-SHA256(key, signed[0..len))) into sig. */
+static void hs256(const struct auth *a, const char *signed_part, size_t len,
+		  char sig[HS256_SIG_CHARS + 1])
 {
-	if (jwt_add_grant(jwt, "sid", c->sid) || jwt_add_grant(jwt, "role", auth_role_name(c->role)) ||
-	    jwt_add_grant(jwt, "sub", c->sub) || jwt_add_grant_int(jwt, "iat", (long)c->iat) ||
-	    jwt_add_grant_int(jwt, "exp", (long)c->exp))
-		return -1;
-	return 0;
+	struct hmac_sha256_ctx ctx;
+	uint8_t mac[SHA256_DIGEST_SIZE];
+
+	hmac_sha256_set_key(&ctx, AUTH_SECRET_BYTES, a->key);
+	hmac_sha256_update(&ctx, len, (const uint8_t *)signed_part);
+	hmac_sha256_digest(&ctx, sizeof mac, mac);
+	base64url_encode(mac, sizeof mac, sig, HS256_SIG_CHARS + 1);
+}
+
+/* Claims in libjwt's order (sorted keys, compact); ids are [A-Za-z0-9_-]
+ * (id_ok), so nothing needs escaping. */
+static int payload_json(const struct auth_claims *c, char *out, size_t size)
+{
+	int n = snprintf(out, size, "{\"exp\":%lld,\"iat\":%lld,\"role\":\"%s\",\"sid\":\"%s\","
+			 "\"sub\":\"%s\"}", (long long)c->exp, (long long)c->iat,
+			 auth_role_name(c->role), c->sid, c->sub);
+
+	return n > 0 && (size_t)n < size ? n : -1;
 }
 
 int auth_issue(const struct auth *a, const struct auth_claims *c, char **token_out)
 {
-	jwt_t *jwt = NULL;
-	int rc = SB_ENOMEM;
+	char json[3 * SB_ID_MAX + 96], *t;
+	int n;
+	size_t head;
 
 	*token_out = NULL;
-	if (!claims_ok(c))
+	if (!claims_ok(c) || (n = payload_json(c, json, sizeof json)) < 0)
 		return SB_EINVAL;
-	if (jwt_new(&jwt) != 0)
+	head = sizeof HS256_HEADER - 1 + 1 + ((size_t)n * 4 + 2) / 3;
+	if (!(t = malloc(head + 1 + HS256_SIG_CHARS + 1)))
 		return SB_ENOMEM;
-	if (add_grants(jwt, c) != 0 ||
-	    jwt_set_alg(jwt, JWT_ALG_HS256, a->key, AUTH_SECRET_BYTES) != 0)
-		goto out;
-	if ((*token_out = jwt_encode_str(jwt)) != NULL) /* free()d by the caller */
-		rc = 0;
-out:
-	jwt_free(jwt);
-	return rc;
+	memcpy(t, HS256_HEADER ".", sizeof HS256_HEADER);
+	base64url_encode((const unsigned char *)json, (size_t)n, t + sizeof HS256_HEADER,
+			 head + 1 - sizeof HS256_HEADER);
+	t[head] = '.';
+	hs256(a, t, head, t + head + 1);
+	*token_out = t; /* free()d by the caller */
+	return 0;
 }
 
 /* ---- verification ---- */
@@ -308,9 +335,36 @@ static int token_shape_ok(const char *t)
 	       seg_len[2] == HS256_SIG_CHARS;
 }
 
-static int grant_id(jwt_t *jwt, const char *name, char out[SB_ID_MAX])
+/* The JSON object that the base64url text b64[0..len) encodes, or NULL. */
+static cJSON *segment_json(const char *b64, size_t len)
 {
-	const char *v = jwt_get_grant(jwt, name); /* NULL if absent or not a string */
+	unsigned char buf[SB_TOKEN_MAX];
+	int n = base64url_decode(b64, len, buf, sizeof buf - 1);
+	cJSON *j;
+
+	if (n < 0)
+		return NULL;
+	j = cJSON_ParseWithLength((const char *)buf, (size_t)n);
+	if (j && !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int header_ok(const char *b64, size_t len)
+{
+	cJSON *h = segment_json(b64, len);
+	const char *alg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "alg"));
+	int ok = alg && strcmp(alg, "HS256") == 0;
+
+	cJSON_Delete(h);
+	return ok;
+}
+
+static int claim_id(const cJSON *p, const char *name, char out[SB_ID_MAX])
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, name));
 
 	if (!id_ok(v))
 		return -1;
@@ -318,29 +372,21 @@ static int grant_id(jwt_t *jwt, const char *name, char out[SB_ID_MAX])
 	return 0;
 }
 
-/* An integer claim of 1..CLAIM_TIME_DIGITS digits. jwt_get_grant_int cannot tell a string or a
- * fraction from 0 (it sets errno only for a missing claim), so read the claim's
- * JSON text and insist on plain digits. */
-static int grant_time(jwt_t *jwt, const char *name, int64_t *out)
+/* A whole number 0..CLAIM_TIME_MAX: not a string, a fraction or a sign. */
+static int claim_time(const cJSON *p, const char *name, int64_t *out)
 {
-	char *js = jwt_get_grants_json(jwt, name); /* free() */
-	size_t n = 0;
-	int64_t v = 0;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, name);
+	double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
 
-	for (; js && js[n] >= '0' && js[n] <= '9' && n < CLAIM_TIME_DIGITS; n++)
-		v = v * 10 + (js[n] - '0');
-	if (!js || n == 0 || js[n] != '\0') {
-		free(js);
+	if (!(d >= 0 && d <= CLAIM_TIME_MAX) || floor(d) != d)
 		return -1;
-	}
-	free(js);
-	*out = v;
+	*out = (int64_t)d;
 	return 0;
 }
 
-static int grant_role(jwt_t *jwt, enum sb_role *out)
+static int claim_role(const cJSON *p, enum sb_role *out)
 {
-	const char *v = jwt_get_grant(jwt, "role");
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "role"));
 
 	if (v && strcmp(v, "desktop") == 0)
 		*out = SB_ROLE_DESKTOP;
@@ -351,29 +397,36 @@ static int grant_role(jwt_t *jwt, enum sb_role *out)
 	return 0;
 }
 
+static int claims_read(const char *b64, size_t len, struct auth_claims *c)
+{
+	cJSON *p = segment_json(b64, len);
+	int rc = !p || claim_id(p, "sid", c->sid) || claim_id(p, "sub", c->sub) ||
+		 claim_role(p, &c->role) || claim_time(p, "iat", &c->iat) ||
+		 claim_time(p, "exp", &c->exp) ? -1 : 0;
+
+	cJSON_Delete(p);
+	return rc;
+}
+
 int auth_verify(const struct auth *a, const char *token, int64_t now_s,
 		struct auth_claims *out)
 {
 	struct auth_claims c;
-	jwt_t *jwt = NULL;
-	int rc = SB_EAUTH;
+	char sig[HS256_SIG_CHARS + 1];
+	const char *dot1, *dot2;
 
 	memset(out, 0, sizeof *out);
 	if (!a || !token_shape_ok(token))
 		return SB_EAUTH;
-	/* Always with the key: without one libjwt skips the signature check. */
-	if (jwt_decode(&jwt, token, a->key, AUTH_SECRET_BYTES) != 0 || !jwt)
-		goto out;
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256) /* libjwt takes HS384/512 for this key */
-		goto out;
+	dot1 = strchr(token, '.');
+	dot2 = strchr(dot1 + 1, '.');
+	hs256(a, token, (size_t)(dot2 - token), sig);
+	if (!memeql_sec(sig, dot2 + 1, HS256_SIG_CHARS))
+		return SB_EAUTH;
 	memset(&c, 0, sizeof c);
-	if (grant_id(jwt, "sid", c.sid) || grant_id(jwt, "sub", c.sub) ||
-	    grant_role(jwt, &c.role) || grant_time(jwt, "iat", &c.iat) ||
-	    grant_time(jwt, "exp", &c.exp))
-		goto out;
+	if (!header_ok(token, (size_t)(dot1 - token)) ||
+	    claims_read(dot1 + 1, (size_t)(dot2 - dot1 - 1), &c))
+		return SB_EAUTH;
 	*out = c; /* authentic claims, also handed out when only exp failed */
-	rc = c.exp > now_s ? 0 : SB_EEXPIRED;
-out:
-	jwt_free(jwt);
-	return rc;
+	return c.exp > now_s ? 0 : SB_EEXPIRED;
 }

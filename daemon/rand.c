@@ -69,6 +69,39 @@ int base64url_encode(const unsigned char *in, size_t n, char *out, size_t outsiz
 	return (int)o;
 }
 
+static int b64url_value(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '-' ? 62 : ch == '_' ? 63 : -1;
+}
+
+int base64url_decode(const char *in, size_t n, unsigned char *out, size_t outsize)
+{
+	size_t o = 0;
+	unsigned v = 0;
+	int bits = 0;
+
+	if (n % 4 == 1 || n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > outsize || n > 0x7fffffff)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int x = b64url_value(in[i]);
+
+		if (x < 0)
+			return -1;
+		v = (v << 6 | (unsigned)x) & 0xffffff;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(v >> bits);
+		}
+	}
+	return (int)o;
+}
+
 int rand_id(char *out, size_t outsize, size_t nbytes)
 {
 	unsigned char chunk[RAND_CHUNK];

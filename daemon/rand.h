@@ -16,6 +16,10 @@ int rand_id(char *out, size_t outsize, size_t nbytes);
 /* base64url encoding without padding; returns the length written (excl. NUL) or
  * -1 if out is too small. */
 int base64url_encode(const unsigned char *in, size_t n, char *out, size_t outsize);
+/* Decodes n base64url characters (no padding) into out; returns the byte
+ * count, or -1 for a character outside the alphabet, a length no encoding
+ * has (n % 4 == 1) or an out too small. Tokens (auth.c) are its only input. */
+int base64url_decode(const char *in, size_t n, unsigned char *out, size_t outsize);
 
 /* Tests: replace the byte source (getrandom(2) signature; NULL restores it) to
  * exercise short reads, EINTR and failures. */

@@ -8,7 +8,7 @@
 #                                     and the qemu boot test (make deb, image-*)
 set -euo pipefail
 build_pkgs=(build-essential pkg-config cmake libwebsockets-dev libsqlite3-dev
-            libjwt-dev libcjson-dev libqrencode-dev libssl-dev
+            libjwt-dev nettle-dev libcjson-dev libqrencode-dev libssl-dev
             libzxing-dev libjpeg62-turbo-dev libturbojpeg0-dev libspng-dev
             libevdev-dev libxkbcommon-dev xkb-data libudev-dev libgpiod-dev
             libev-dev libwebsockets-evlib-ev)

@@ -5,7 +5,7 @@
 set -euo pipefail
 arch=${1:-arm64}
 dir=${2:-sysroot-$arch}
-pkgs=libc6-dev,libstdc++-12-dev,libwebsockets-dev,libsqlite3-dev,libjwt-dev,libcjson-dev,libqrencode-dev,libzxing-dev,libjpeg62-turbo-dev,libturbojpeg0-dev,libspng-dev,libssl-dev,libuv1-dev,libev-dev,libglib2.0-dev,libcap-dev,zlib1g-dev,libevdev-dev,libxkbcommon-dev,libudev-dev,libgpiod-dev
+pkgs=libc6-dev,libstdc++-12-dev,libwebsockets-dev,libsqlite3-dev,libjwt-dev,nettle-dev,libcjson-dev,libqrencode-dev,libzxing-dev,libjpeg62-turbo-dev,libturbojpeg0-dev,libspng-dev,libssl-dev,libuv1-dev,libev-dev,libglib2.0-dev,libcap-dev,zlib1g-dev,libevdev-dev,libxkbcommon-dev,libudev-dev,libgpiod-dev
 mkdir -p "$dir"
 mmdebstrap --arch="$arch" --variant=extract --include="$pkgs" bookworm "$dir"
 # Absolute symlinks in the sysroot (e.g. libm.so -> /lib/...) must point inside it.

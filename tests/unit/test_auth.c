@@ -263,6 +263,26 @@ static void test_issue_verify_roundtrip(void)
 	CHECK_STR(auth_role_name(SB_ROLE_DESKTOP), "desktop");
 }
 
+/* The daemon signed with libjwt until schema 5: its tokens are the same bytes
+ * as libjwt's for the same claims, so the tokens clients hold and the ones
+ * issued now cannot be told apart. */
+static void test_issue_same_bytes_as_libjwt(void)
+{
+	struct auth_claims c = { "S3ss10n_-id", SB_ROLE_SCANNER, "scn-1", NOW - 5, NOW + 600 };
+	char *ours = NULL, *theirs;
+	char payload[256];
+
+	snprintf(payload, sizeof payload, "{\"sid\":\"%s\",\"role\":\"scanner\",\"sub\":\"%s\","
+		 "\"iat\":%lld,\"exp\":%lld}", c.sid, c.sub, (long long)c.iat, (long long)c.exp);
+	theirs = sign(payload, JWT_ALG_HS256, KEY, 32);
+	CHECK_EQ_INT(auth_issue(A, &c, &ours), 0);
+	CHECK(theirs && ours);
+	if (theirs && ours)
+		CHECK_STR(ours, theirs);
+	free(ours);
+	free(theirs);
+}
+
 static void test_issue_refuses_bad_claims(void)
 {
 	struct auth_claims c = { "bad/sid", SB_ROLE_DESKTOP, "desktop", NOW, NOW + 60 };
@@ -507,7 +527,7 @@ int main(void)
 		TEST(test_secret_wrong_size), TEST(test_secret_readable_by_others),
 		TEST(test_secret_odd_places), TEST(test_secret_link_fifo_owner),
 		TEST(test_issue_verify_roundtrip),
-		TEST(test_issue_refuses_bad_claims), TEST(test_good_payload_signed_here),
+		TEST(test_issue_same_bytes_as_libjwt), TEST(test_issue_refuses_bad_claims), TEST(test_good_payload_signed_here),
 		TEST(test_alg_none), TEST(test_other_algs_same_key), TEST(test_other_key),
 		TEST(test_tampered), TEST(test_truncated), TEST(test_expiry),
 		TEST(test_claims), TEST(test_id_lengths), TEST(test_garbage),

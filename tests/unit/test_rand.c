@@ -18,6 +18,15 @@ static void check_b64(const char *in, const char *want)
 	CHECK_STR(out, want);
 }
 
+static void check_unb64(const char *in, const char *want)
+{
+	unsigned char out[64];
+	int n = base64url_decode(in, strlen(in), out, sizeof out);
+
+	CHECK_EQ_INT(n, strlen(want));
+	CHECK(n >= 0 && memcmp(out, want, (size_t)n) == 0);
+}
+
 static void test_base64url_vectors(void)
 {
 	static const unsigned char url[] = { 0xfb, 0xff, 0xbf };
@@ -30,8 +39,31 @@ static void test_base64url_vectors(void)
 	check_b64("foob", "Zm9vYg");
 	check_b64("fooba", "Zm9vYmE");
 	check_b64("foobar", "Zm9vYmFy");
+	check_unb64("Zm9vYmFy", "foobar");
+	check_unb64("Zm9vYmE", "fooba");
+	check_unb64("Zm9vYg", "foob");
+	check_unb64("Zg", "f");
+	check_unb64("", "");
 	CHECK_EQ_INT(base64url_encode(url, 3, out, sizeof out), 4);
 	CHECK_STR(out, "-_-_");
+	CHECK_EQ_INT(base64url_decode("-_-_", 4, (unsigned char *)out, sizeof out), 3);
+	CHECK(memcmp(out, url, 3) == 0);
+}
+
+/* What a token's segments must not be: padded, standard base64, a length no
+ * encoding has, or longer than the buffer. */
+static void test_base64url_decode_refuses(void)
+{
+	unsigned char out[8];
+
+	CHECK_EQ_INT(base64url_decode("Zg==", 4, out, sizeof out), -1);
+	CHECK_EQ_INT(base64url_decode("+/+/", 4, out, sizeof out), -1);
+	CHECK_EQ_INT(base64url_decode("Zm9vY", 5, out, sizeof out), -1);
+	CHECK_EQ_INT(base64url_decode("Zm9\n", 4, out, sizeof out), -1);
+	CHECK_EQ_INT(base64url_decode("Zm9vYmFy", 8, out, 5), -1);
+	CHECK_EQ_INT(base64url_decode("Zm9vYmFy", 8, out, 6), 6);
+	CHECK_EQ_INT(base64url_decode("Zm9vYmE", 7, out, 4), -1);
+	CHECK_EQ_INT(base64url_decode("Zm9vYmE", 7, out, 5), 5);
 }
 
 static void test_base64url_too_small(void)
@@ -159,6 +191,7 @@ static void test_rand_failures(void)
 }
 
 TEST_MAIN(TEST(test_base64url_vectors), TEST(test_base64url_too_small),
+	  TEST(test_base64url_decode_refuses),
 	  TEST(test_rand_id_lengths), TEST(test_rand_id_unique),
 	  TEST(test_rand_bytes_spread), TEST(test_rand_short_reads_and_eintr),
 	  TEST(test_rand_failures))
