@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tokens: the appliance secret (32 random bytes created on first start, file mode
  * 0600 in the data dir) and HS256 JWTs with claims sid, role, sub, iat, exp.
- * libjwt 1.10.2 checks neither exp nor the algorithm, so this module does both.
+ * The compact form, the algorithm pin and every claim are checked here; the
+ * HMAC-SHA256 is nettle's (auth.c says why not libjwt).
  * Whether the session still exists / the scanner is kicked is checked by the
  * session layer, not here. */
 #ifndef SB_AUTH_H
