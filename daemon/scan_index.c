@@ -173,7 +173,7 @@ void scan_index_rollback(struct scan_index *ix)
 
 /* ---- runs ---- */
 
-const struct scan_run *scan_index_find(const struct scan_index *ix, const char *sid)
+struct scan_run *scan_index_find(const struct scan_index *ix, const char *sid)
 {
 	return lookup(ix, sid);
 }
@@ -195,7 +195,7 @@ int64_t scan_run_rowid(const struct scan_run *run, int64_t seq)
 	return run->rowids[seq - run->first_seq];
 }
 
-static struct scan_run *run_new(struct scan_index *ix, const char *sid)
+struct scan_run *scan_index_add(struct scan_index *ix, const char *sid)
 {
 	size_t len = strlen(sid) + 1;
 	struct scan_run *run;
@@ -232,15 +232,12 @@ static int slot_for(const struct scan_run *run, int64_t seq, size_t *at)
 	return 0;
 }
 
-int scan_index_reserve(struct scan_index *ix, const char *sid, int64_t seq)
+int scan_index_reserve(struct scan_index *ix, struct scan_run *run, int64_t seq)
 {
-	struct scan_run *run = lookup(ix, sid);
 	int64_t *rowids;
 	size_t at;
 	int rc;
 
-	if (!run && !(run = run_new(ix, sid)))
-		return SB_ENOMEM;
 	if ((rc = slot_for(run, seq, &at)) || (rc = journal(ix, run)))
 		return rc;
 	rowids = grow_reserve(run->rowids, &run->cap, at + 1, sizeof(*rowids), MIN_ROWIDS);
@@ -250,12 +247,11 @@ int scan_index_reserve(struct scan_index *ix, const char *sid, int64_t seq)
 	return 0;
 }
 
-void scan_index_put(struct scan_index *ix, const char *sid, int64_t seq, int64_t rowid)
+void scan_index_put(struct scan_index *ix, struct scan_run *run, int64_t seq, int64_t rowid)
 {
-	struct scan_run *run = lookup(ix, sid);
 	size_t at;
 
-	if (!run || slot_for(run, seq, &at) || at >= run->cap)
+	if (slot_for(run, seq, &at) || at >= run->cap)
 		return;   /* no scan_index_reserve before: a caller's bug */
 	if (!run->n)
 		run->first_seq = seq;

@@ -29,7 +29,9 @@ struct scan_index {
 };
 
 /* The session's run, NULL if it has none (no scan, or dropped). */
-const struct scan_run *scan_index_find(const struct scan_index *ix, const char *sid);
+struct scan_run *scan_index_find(const struct scan_index *ix, const char *sid);
+/* A new, empty run for sid, which has none; NULL when out of memory. */
+struct scan_run *scan_index_add(struct scan_index *ix, const char *sid);
 /* The rowid of seq in run (NULL is fine), 0 if the session has no such scan. */
 int64_t scan_run_rowid(const struct scan_run *run, int64_t seq);
 /* The lowest seq in run (NULL is fine), 0 if none. */
@@ -37,12 +39,12 @@ int64_t scan_run_first(const struct scan_run *run);
 /* The highest seq in run (NULL is fine), 0 if none. */
 int64_t scan_run_last(const struct scan_run *run);
 
-/* Makes room for seq in sid's run, creating the run if needed, so that the
- * scan_index_put of the same seq cannot fail. SB_EEXIST if seq is stored,
- * SB_EINVAL if it is below the run's highest seq (or < 1), SB_ENOMEM. */
-int scan_index_reserve(struct scan_index *ix, const char *sid, int64_t seq);
+/* Makes room for seq in run, so that the scan_index_put of the same seq
+ * cannot fail. SB_EEXIST if seq is stored, SB_EINVAL if it is below the
+ * run's highest seq (or < 1), SB_ENOMEM. */
+int scan_index_reserve(struct scan_index *ix, struct scan_run *run, int64_t seq);
 /* Records seq -> rowid (rowid >= 1) after a successful scan_index_reserve. */
-void scan_index_put(struct scan_index *ix, const char *sid, int64_t seq, int64_t rowid);
+void scan_index_put(struct scan_index *ix, struct scan_run *run, int64_t seq, int64_t rowid);
 /* Forgets sid's run (its session was deleted). In a batch the run is kept
  * aside for a rollback. 0, or SB_ENOMEM with nothing changed. */
 int scan_index_drop(struct scan_index *ix, const char *sid);

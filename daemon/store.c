@@ -61,7 +61,7 @@ enum stmt {
 	S_ENDED_PUT, S_ENDED_GET, S_ENDED_PURGE,
 	S_PAIR_ADD, S_PAIR_LAST, S_PAIR_TAKE, S_PAIR_VALID, S_PAIR_RETIRE, S_PAIR_PURGE,
 	S_SCANNER_ADD, S_SCANNER_GET, S_SCANNER_KICK, S_SCANNER_COUNT, S_SCANNERS_LIST,
-	S_SCAN_INSERT, S_SCAN_ROW, S_SCAN_DELETE,
+	S_SCAN_INSERT, S_SCAN_ROW, S_SCAN_KEYS, S_SCAN_DELETE,
 	S_PURGE_DUE, S_SESSION_PURGED, S_SCAN_PURGE, S_SESSION_PURGED_SET, S_DELIVERIES_DROP,
 	S_COUNT
 };
@@ -131,6 +131,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* Scans are found through the scan index (scan_index.h), by rowid. */
 	[S_SCAN_ROW] =
 		"SELECT " SCAN_COLS ", code IS NULL FROM scans WHERE id = ?1",
+	/* S_SCAN_ROW's layout with only what ids and receipts read: a scan's
+	 * seq, client id and scanner */
+	[S_SCAN_KEYS] =
+		"SELECT seq, client_id, NULL, NULL, scanner_id, NULL, 0, code IS NULL FROM scans"
+		" WHERE id = ?1",
 	[S_SCAN_DELETE] = "DELETE FROM scans WHERE id = ?1",
 	/* The purge: per session, the highest seq delivered long enough ago
 	 * (deliveries_at), its scans from purged_seq on, then those rows. */
@@ -443,6 +448,22 @@ static int prepare_all(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* Adds one stored row to the scan index: 0, SB_ENOMEM, or why it does not
+ * fit (scan_index_reserve). */
+static int index_row(struct scan_index *ix, const char *sid, int64_t seq, int64_t rowid)
+{
+	struct scan_run *scans = sid ? scan_index_find(ix, sid) : NULL;
+	int rc;
+
+	if (!sid)
+		return SB_EINVAL;
+	if (!scans && !(scans = scan_index_add(ix, sid)))
+		return SB_ENOMEM;
+	if ((rc = scan_index_reserve(ix, scans, seq)) == 0)
+		scan_index_put(ix, scans, seq, rowid);
+	return rc;
+}
+
 /* Fills the scan index from the table in rowid order, which is each
  * session's seq order: migration 5 copied the rows so, and inserts append.
  * A row that does not fit (a seq stored twice or out of order, which this
@@ -453,12 +474,9 @@ static int load_index(struct store *st, char *err, size_t errlen)
 	int rc = sqlite3_prepare_v2(st->db, "SELECT id, session_id, seq FROM scans", -1, &s, NULL);
 
 	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *sid = (const char *)sqlite3_column_text(s, 1);
-		int64_t seq = sqlite3_column_int64(s, 2);
-		int put = sid ? scan_index_reserve(&st->ix, sid, seq) : SB_EINVAL;
+		int put = index_row(&st->ix, (const char *)sqlite3_column_text(s, 1),
+				    sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 0));
 
-		if (put == 0)
-			scan_index_put(&st->ix, sid, seq, sqlite3_column_int64(s, 0));
 		rc = put == SB_ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
 	}
 	sqlite3_finalize(s);
@@ -739,6 +757,36 @@ static int session_int(struct store *st, enum stmt id, const char *sid, int64_t 
 	return reset(s, rc);
 }
 
+/* The seqs from < seq <= to that scans (NULL: none) can hold: *lo..*hi. */
+static void seq_span(const struct scan_run *scans, int64_t from, int64_t to,
+		     int64_t *lo, int64_t *hi)
+{
+	int64_t first = scan_run_first(scans), last = scan_run_last(scans);
+
+	*lo = from >= first ? from + 1 : first;
+	*hi = to < last ? to : last;
+}
+
+/* Runs s with its ?1 bound to the rowid of each of sid's scans from < seq
+ * <= to, in seq order; adds the rows it changed to *changed (NULL: not
+ * counted). */
+static int run_by_rowid(struct store *st, const char *sid, int64_t from, int64_t to,
+			sqlite3_stmt *s, int64_t *changed)
+{
+	const struct scan_run *scans = scan_index_find(&st->ix, sid);
+	int64_t lo, hi;
+	int rc = 0;
+
+	seq_span(scans, from, to, &lo, &hi);
+	for (int64_t q = lo; rc == 0 && q <= hi; q++) {
+		int64_t rowid = scan_run_rowid(scans, q);
+
+		if (rowid && (rc = run(st, s, bi(s, 1, rowid))) == 0 && changed)
+			*changed += sqlite3_changes64(st->db);
+	}
+	return rc;
+}
+
 int store_session_deliver(struct store *st, const char *sid, int64_t seq, int64_t now)
 {
 	sqlite3_stmt *sess = st->stmt[S_SESSION_DELIVER];
@@ -753,23 +801,6 @@ int store_session_deliver(struct store *st, const char *sid, int64_t seq, int64_
 	return op_end(st, rc);
 }
 
-/* Deletes sid's scans, by rowid (there is no index to cascade through). */
-static int delete_scans(struct store *st, const char *sid)
-{
-	const struct scan_run *scans = scan_index_find(&st->ix, sid);
-	sqlite3_stmt *s = st->stmt[S_SCAN_DELETE];
-	int64_t last = scan_run_last(scans);
-	int rc = 0;
-
-	for (int64_t q = scan_run_first(scans); rc == 0 && q >= 1 && q <= last; q++) {
-		int64_t rowid = scan_run_rowid(scans, q);
-
-		if (rowid)
-			rc = run(st, s, bi(s, 1, rowid));
-	}
-	return rc;
-}
-
 int store_session_end(struct store *st, const char *sid, enum store_end_reason why,
 		      int64_t now, int64_t keep_ms)
 {
@@ -779,7 +810,8 @@ int store_session_end(struct store *st, const char *sid, enum store_end_reason w
 
 	if (rc)
 		return rc;
-	rc = delete_scans(st, sid);
+	/* by rowid: there is no index for a cascade to search */
+	rc = run_by_rowid(st, sid, 0, INT64_MAX, st->stmt[S_SCAN_DELETE], NULL);
 	if (rc == 0)
 		rc = run(st, del, bt(del, 1, sid));
 	if (rc == 0)
@@ -980,15 +1012,6 @@ int store_scanners_list(struct store *st, const char *sid, store_scanner_fn fn, 
 
 /* ---- scans ---- */
 
-/* Whether sid names a session: 0 or SB_ENOTFOUND (or a read error). A scan
- * needs one; a foreign key used to check it, before schema/005. */
-static int session_exists(struct store *st, const char *sid)
-{
-	int64_t one;
-
-	return session_int(st, S_SESSION_EXISTS, sid, &one);
-}
-
 static int reserve_failed(struct store *st, int rc, const char *sid, int64_t seq)
 {
 	if (rc == SB_EEXIST || rc == SB_EINVAL)
@@ -997,9 +1020,24 @@ static int reserve_failed(struct store *st, int rc, const char *sid, int64_t seq
 	return rc;
 }
 
+/* sid's run in the scan index, made at its first scan once the session is
+ * found (a foreign key used to check that, before schema/005). */
+static int scans_of(struct store *st, const char *sid, struct scan_run **out)
+{
+	int64_t one;
+	int rc;
+
+	if ((*out = scan_index_find(&st->ix, sid)))
+		return 0;
+	if ((rc = session_int(st, S_SESSION_EXISTS, sid, &one)))
+		return rc;
+	return (*out = scan_index_add(&st->ix, sid)) ? 0 : SB_ENOMEM;
+}
+
 int store_scan_insert(struct store *st, const char *sid, const struct sb_scan *sc)
 {
 	sqlite3_stmt *s = st->stmt[S_SCAN_INSERT];
+	struct scan_run *scans;
 	int rc = batch_lost(st);
 
 	if (rc)
@@ -1007,9 +1045,9 @@ int store_scan_insert(struct store *st, const char *sid, const struct sb_scan *s
 	if (!fits(sid, SB_ID_MAX) || !fits(sc->id, sizeof sc->id)
 	    || !fits(sc->code, sizeof sc->code) || !fits(sc->scanner, sizeof sc->scanner))
 		return SB_EINVAL;
-	if (!scan_index_find(&st->ix, sid) && (rc = session_exists(st, sid)))
+	if ((rc = scans_of(st, sid, &scans)))
 		return rc;
-	if ((rc = scan_index_reserve(&st->ix, sid, sc->seq)))
+	if ((rc = scan_index_reserve(&st->ix, scans, sc->seq)))
 		return reserve_failed(st, rc, sid, sc->seq);
 	rc = bt(s, 1, sid) | bi(s, 2, sc->seq) | bt(s, 3, sc->id) | bt(s, 4, sc->code)
 	     | bt(s, 5, barcode_format_name(sc->format)) | bt(s, 6, sc->scanner)
@@ -1017,7 +1055,7 @@ int store_scan_insert(struct store *st, const char *sid, const struct sb_scan *s
 	     | bi(s, 8, sc->received_at);
 	rc = run(st, s, rc);
 	if (rc == 0)
-		scan_index_put(&st->ix, sid, sc->seq, sqlite3_last_insert_rowid(st->db));
+		scan_index_put(&st->ix, scans, sc->seq, sqlite3_last_insert_rowid(st->db));
 	return rc;
 }
 
@@ -1043,10 +1081,10 @@ static void row_to_scan(sqlite3_stmt *s, struct sb_scan *out)
 	out->received_at = sqlite3_column_int64(s, 6);
 }
 
-/* Reads the row of rowid into r: 1, or 0 if there is none, or an sb_err. */
-static int read_row(struct store *st, int64_t rowid, struct scan_row *r)
+/* Reads the row of rowid into r by S_SCAN_ROW or S_SCAN_KEYS: 1, or 0 if
+ * there is none, or an sb_err. */
+static int read_row(struct store *st, sqlite3_stmt *s, int64_t rowid, struct scan_row *r)
 {
-	sqlite3_stmt *s = st->stmt[S_SCAN_ROW];
 	int rc = step(st, s, bi(s, 1, rowid));
 
 	if (rc == 1) {
@@ -1065,19 +1103,20 @@ typedef int (*row_fn)(const struct scan_row *r, void *arg);
  * use the store. Outside a batch the rows are read in one read transaction:
  * a statement on its own takes and drops the WAL read lock (two fcntl calls),
  * which was 5% of the daemon's time at 10 sessions x 4 scanners. */
-static int each_row(struct store *st, const char *sid, int64_t from, int64_t to,
-		    row_fn fn, void *arg)
+static int each_row(struct store *st, enum stmt how, const char *sid, int64_t from,
+		    int64_t to, row_fn fn, void *arg)
 {
 	const struct scan_run *scans = scan_index_find(&st->ix, sid);
-	int64_t first = scan_run_first(scans), last = scan_run_last(scans);
 	bool own_txn = sqlite3_get_autocommit(st->db) && to > from + 1;
 	struct scan_row r;
+	int64_t lo, hi;
 	int rc = own_txn ? run(st, st->stmt[S_BEGIN_READ], SQLITE_OK) : 0;
 
-	for (int64_t q = from >= first ? from + 1 : first; rc == 0 && q <= to && q <= last; q++) {
+	seq_span(scans, from, to, &lo, &hi);
+	for (int64_t q = lo; rc == 0 && q <= hi; q++) {
 		int64_t rowid = scan_run_rowid(scans, q);
 
-		if (rowid && (rc = read_row(st, rowid, &r)) == 1)
+		if (rowid && (rc = read_row(st, st->stmt[how], rowid, &r)) == 1)
 			rc = fn(&r, arg);
 	}
 	if (own_txn && !sqlite3_get_autocommit(st->db))
@@ -1096,7 +1135,7 @@ int store_scan_get(struct store *st, const char *sid, int64_t seq,
 {
 	struct scan_row r = { .sc.seq = 0 };
 	int64_t delivered_seq = 0;
-	int rc = each_row(st, sid, seq - 1, seq, copy_row, &r);
+	int rc = each_row(st, S_SCAN_ROW, sid, seq - 1, seq, copy_row, &r);
 
 	if (rc)
 		return rc;
@@ -1128,7 +1167,7 @@ int store_scan_ids_each(struct store *st, const char *sid, store_scan_id_fn fn, 
 {
 	struct ids_walk w = { fn, ctx };
 
-	return each_row(st, sid, 0, INT64_MAX, id_row, &w);
+	return each_row(st, S_SCAN_KEYS, sid, 0, INT64_MAX, id_row, &w);
 }
 
 /* Hands rows to a store_scan_fn: the ones with content, or one scanner's,
@@ -1156,7 +1195,7 @@ int store_scans_after(struct store *st, const char *sid, int64_t after, int64_t 
 {
 	struct scans_walk w = { fn, ctx, NULL, true, limit };
 
-	return limit > 0 ? each_row(st, sid, after, upto, walk_row, &w) : 0;
+	return limit > 0 ? each_row(st, S_SCAN_ROW, sid, after, upto, walk_row, &w) : 0;
 }
 
 int store_scans_range(struct store *st, const char *sid, const char *scanner, int64_t from,
@@ -1166,7 +1205,7 @@ int store_scans_range(struct store *st, const char *sid, const char *scanner, in
 
 	if (!fits(scanner, SB_ID_MAX))
 		return SB_EINVAL;
-	return each_row(st, sid, from, to, walk_row, &w);
+	return each_row(st, S_SCAN_KEYS, sid, from, to, walk_row, &w);
 }
 
 int store_scans_span(struct store *st, const char *sid, int64_t from, int64_t to,
@@ -1174,26 +1213,20 @@ int store_scans_span(struct store *st, const char *sid, int64_t from, int64_t to
 {
 	struct scans_walk w = { fn, ctx, NULL, false, INT_MAX };
 
-	return each_row(st, sid, from, to, walk_row, &w);
+	return each_row(st, S_SCAN_KEYS, sid, from, to, walk_row, &w);
 }
 
 /* Clears the content of sid's scans up to seq not cleared yet; adds the
  * count to *n. */
 static int purge_session(struct store *st, const char *sid, int64_t upto, int64_t *n)
 {
-	const struct scan_run *scans = scan_index_find(&st->ix, sid);
-	sqlite3_stmt *clear = st->stmt[S_SCAN_PURGE], *mark = st->stmt[S_SESSION_PURGED_SET];
+	sqlite3_stmt *mark = st->stmt[S_SESSION_PURGED_SET];
 	int64_t from;
 	int rc = session_int(st, S_SESSION_PURGED, sid, &from);
 
 	if (rc)
 		return rc == SB_ENOTFOUND ? 0 : rc;   /* ended: its scans are gone */
-	for (int64_t q = from + 1; rc == 0 && q <= upto && q <= scan_run_last(scans); q++) {
-		int64_t rowid = scan_run_rowid(scans, q);
-
-		if (rowid && (rc = run(st, clear, bi(clear, 1, rowid))) == 0)
-			*n += sqlite3_changes64(st->db);
-	}
+	rc = run_by_rowid(st, sid, from, upto, st->stmt[S_SCAN_PURGE], n);
 	return rc ? rc : run(st, mark, bt(mark, 1, sid) | bi(mark, 2, upto));
 }
 

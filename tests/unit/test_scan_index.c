@@ -11,10 +11,13 @@
 
 static int put(struct scan_index *ix, const char *sid, int64_t seq, int64_t rowid)
 {
-	int rc = scan_index_reserve(ix, sid, seq);
+	struct scan_run *run = scan_index_find(ix, sid);
+	int rc;
 
-	if (rc == 0)
-		scan_index_put(ix, sid, seq, rowid);
+	if (!run && !(run = scan_index_add(ix, sid)))
+		return SB_ENOMEM;
+	if ((rc = scan_index_reserve(ix, run, seq)) == 0)
+		scan_index_put(ix, run, seq, rowid);
 	return rc;
 }
 
